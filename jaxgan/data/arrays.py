@@ -1,0 +1,56 @@
+"""Local image data: `.npz` / `.npy` arrays and folders of image files."""
+import os
+
+import numpy as np
+
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+
+
+def _as_nhwc_uint8(x: np.ndarray, where: str) -> np.ndarray:
+  if x.ndim == 3:
+    x = x[..., None]
+  if x.ndim != 4 or x.shape[-1] not in (1, 3):
+    raise ValueError(f"{where}: expected images N×H×W or N×H×W×C with C in (1, 3), got shape {x.shape}")
+  if x.dtype == np.uint8:
+    return x
+  x = np.asarray(x, np.float32)
+  lo, hi = float(x.min()), float(x.max())
+  if lo >= -1.0 - 1e-6 and hi <= 1.0 + 1e-6 and lo < 0:  # already [-1, 1]
+    x = (x + 1.0) * 127.5
+  elif hi <= 1.0 + 1e-6:  # [0, 1]
+    x = x * 255.0
+  return np.clip(np.rint(x), 0, 255).astype(np.uint8)
+
+
+def load_array_file(path: str) -> np.ndarray:
+  """`.npy` array, or `.npz` with key `images` (or `x`, or its only array). No pickle."""
+  try:
+    obj = np.load(path, allow_pickle=False)
+  except (OSError, ValueError) as e:
+    raise ValueError(f"cannot read {path}: {e}") from None
+  if isinstance(obj, np.lib.npyio.NpzFile):
+    keys = list(obj.keys())
+    key = next((k for k in ("images", "x", "image") if k in keys), keys[0] if len(keys) == 1 else None)
+    if key is None:
+      raise ValueError(f"{path}: no `images` array among keys {keys}")
+    arr = obj[key]
+  else:
+    arr = obj
+  return _as_nhwc_uint8(arr, path)
+
+
+def load_image_folder(path: str) -> np.ndarray:
+  from PIL import Image
+  files = sorted(os.path.join(root, f) for root, _, fs in os.walk(path) for f in fs
+                 if f.lower().endswith(IMAGE_EXTS))
+  if not files:
+    raise ValueError(f"no images ({', '.join(IMAGE_EXTS)}) found under {path}")
+  imgs = []
+  for f in files:
+    with Image.open(f) as im:
+      mode = "L" if im.mode in ("L", "1", "I;16", "I") else "RGB"
+      imgs.append(np.asarray(im.convert(mode)))
+  shapes = {i.shape for i in imgs}
+  if len(shapes) != 1:
+    raise ValueError(f"images under {path} have different sizes {sorted(shapes)[:3]}…; resize them to one size")
+  return _as_nhwc_uint8(np.stack(imgs), path)

@@ -1,0 +1,76 @@
+"""The original MLP GAN (G 100→256→512→1024→784 tanh; D 784→1024→512→256→1, LeakyReLU 0.2).
+
+D emits a logit: the original's final Sigmoid moved into the loss. Layers are initialised as torch.nn.Linear is
+(U(±1/√fan_in) for weights and biases) so the faithful preset starts from the same distribution as the original.
+"""
+import math
+from typing import Any, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxgan.models import register
+
+
+def _torch_uniform(fan_in_axis: int = 0):
+  def init(key, shape, dtype=jnp.float32):
+    fan_in = shape[fan_in_axis] if len(shape) > 1 else shape[0]
+    bound = 1.0 / math.sqrt(fan_in)
+    return jax.random.uniform(key, shape, dtype, -bound, bound)
+  return init
+
+
+class TorchDense(nn.Module):
+  """nn.Dense with torch.nn.Linear's default initialisation (bias bound uses the layer's fan-in)."""
+  features: int
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x):
+    fan_in = x.shape[-1]
+    kernel = self.param("kernel", _torch_uniform(0), (fan_in, self.features), jnp.float32)
+    bound = 1.0 / math.sqrt(fan_in)
+    bias = self.param("bias", lambda k, s, d=jnp.float32: jax.random.uniform(k, s, d, -bound, bound),
+                      (self.features,))
+    x = x.astype(self.dtype)
+    return jnp.dot(x, kernel.astype(self.dtype)) + bias.astype(self.dtype)
+
+
+class MLPGenerator(nn.Module):
+  image_shape: Sequence[int] = (28, 28, 1)
+  hidden: Sequence[int] = (256, 512, 1024)
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, z_BxZ, train: bool = True):
+    h = z_BxZ
+    for width in self.hidden:
+      h = nn.relu(TorchDense(width, self.dtype)(h))
+    x = jnp.tanh(TorchDense(int(np.prod(self.image_shape)), self.dtype)(h).astype(jnp.float32))
+    return x.reshape((z_BxZ.shape[0],) + tuple(self.image_shape))
+
+
+class MLPDiscriminator(nn.Module):
+  hidden: Sequence[int] = (1024, 512, 256)
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x_BxHxWxC, train: bool = True):
+    h = x_BxHxWxC.reshape((x_BxHxWxC.shape[0], -1))
+    for width in self.hidden:
+      h = nn.leaky_relu(TorchDense(width, self.dtype)(h), 0.2)
+    return TorchDense(1, self.dtype)(h)[:, 0].astype(jnp.float32)
+
+
+@register("mlp")
+def build(cfg, axis_name=None):
+  """The original MLP G/D; `width` scales every hidden layer (1 = the original 256/512/1024)."""
+  del axis_name  # no batch statistics
+  width = float(cfg.get("width", 1))
+  dtype = jnp.dtype(cfg.get("dtype", "float32"))
+  scale = lambda ws: tuple(max(1, int(round(w * width))) for w in ws)
+  g = MLPGenerator(image_shape=tuple(cfg.image_shape), hidden=scale((256, 512, 1024)), dtype=dtype)
+  d = MLPDiscriminator(hidden=scale((1024, 512, 256)), dtype=dtype)
+  return g, d

@@ -1,0 +1,11 @@
+"""Four fake CPU devices for every test, so data-parallel code runs as it would on a 4-chip host."""
+import os
+
+os.environ.setdefault("XLA_FLAGS", "")
+if "xla_force_host_platform_device_count" not in os.environ["XLA_FLAGS"]:
+  os.environ["XLA_FLAGS"] += " --xla_force_host_platform_device_count=4"
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import jax  # noqa: E402  (must come after XLA_FLAGS)
+
+SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist")
