@@ -1,0 +1,56 @@
+"""Load a trained run from its workdir and draw samples from its generator (or the EMA generator)."""
+import os
+from typing import NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from jaxgan import checkpoint as ckpt_lib
+from jaxgan.gan import GAN, build_gan, init_state
+from jaxgan.logging import images_to_uint8
+
+
+class Run(NamedTuple):
+  config: ml_collections.ConfigDict
+  gan: GAN
+  state: object
+  step: int
+
+
+def load_run(workdir: str, step: Optional[int] = None) -> Run:
+  """The run's latest (or given) checkpoint on the default device. Clear errors for an empty or bad workdir."""
+  if not os.path.isdir(workdir):
+    raise FileNotFoundError(f"workdir {workdir} does not exist")
+  ckpt = ckpt_lib.Checkpointer(workdir, read_only=True)
+  if ckpt.latest_step() is None:
+    raise FileNotFoundError(f"no checkpoint in {workdir}; train first: python scripts/train.py --workdir={workdir}")
+  meta = ckpt.read_meta(step)
+  config = ml_collections.ConfigDict(meta["config"])
+  gan = build_gan(config)
+  state, _ = ckpt.restore(init_state(gan, int(config.seed)), step)
+  return Run(config, gan, state, int(step if step is not None else ckpt.latest_step()))
+
+
+def generate(run: Run, num: int, seed: int = 0, ema: Optional[bool] = None, batch: int = 500) -> np.ndarray:
+  """`num` samples from fixed latents of `seed`: uint8 [N, H, W, C] images, or float32 [N, D] points for 2-D
+  models. `ema=None` uses the EMA generator when the run has one."""
+  if num <= 0:
+    raise ValueError(f"--num must be positive, got {num}")
+  state = run.state
+  if ema is None:
+    ema = state.ema_params is not None
+  if ema and state.ema_params is None:
+    raise ValueError("this run has no EMA generator (trained with ema_decay=0); use --ema=false")
+  params = state.ema_params if ema else state.g_params
+  gen = jax.jit(run.gan.generate)
+  z = run.gan.sample_latents(jax.random.key(seed), num)
+  out = []
+  for i in range(0, num, batch):
+    zb = z[i:i + batch]
+    if zb.shape[0] < batch and num > batch:  # pad the last batch: one compiled shape
+      zb = jnp.concatenate([zb, jnp.zeros((batch - zb.shape[0],) + zb.shape[1:], zb.dtype)])
+    out.append(np.asarray(gen(params, state.g_vars, zb)))
+  x = np.concatenate(out)[:num]
+  return x.astype(np.float32) if x.ndim == 2 else images_to_uint8(x)

@@ -1,0 +1,237 @@
+"""The host loop: build a run from a config, resume it from its workdir, train in K-step calls, and every so often
+log metrics, write sample grids and save checkpoints. `scripts/train.py` and the notebook are thin shells over it.
+
+Workdir layout: config.json, metrics.jsonl, tb/ (TensorBoard), samples/*.png, losses.png, checkpoints/<step>/.
+"""
+import json
+import os
+import signal
+import time
+from typing import Optional
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+import jaxgan
+from jaxgan import checkpoint as ckpt_lib
+from jaxgan import data as data_lib
+from jaxgan import logging as log_lib
+from jaxgan.gan import GAN, build_gan, init_state
+from jaxgan.loop import make_train_fn
+from jaxgan.parallel import check_batch, make_mesh, replicate, replicated
+
+CONFIG_FILE = "config.json"
+NUM_GRID = 64
+
+
+class ConfigError(ValueError):
+  """A config value that cannot work; the message names the key and what to use."""
+
+
+def _positive_int(config, key):
+  value = config.get(key)
+  if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
+    raise ConfigError(f"config.{key} must be a positive integer, got {value!r}")
+  return int(value)
+
+
+def validate(config) -> None:
+  for key in ("steps", "batch_size"):
+    _positive_int(config, key)
+  for key in ("checkpoint_every", "sample_every", "keep_checkpoints"):
+    if key in config:
+      _positive_int(config, key)
+  if config.get("nonfinite", "stop") not in ("stop", "skip"):
+    raise ConfigError(f"config.nonfinite must be 'stop' or 'skip', got {config.nonfinite!r}")
+
+
+def fingerprint(config) -> str:
+  """What a checkpoint's tree structure depends on; other keys (rates, steps, cadences) may change on resume."""
+  return ckpt_lib.config_fingerprint({
+      "model": config.model.to_dict(), "g_opt": config.optim.g.get("name", "adam"),
+      "d_opt": config.optim.d.get("name", "adam"), "ema": float(config.get("ema_decay", 0.0)) > 0,
+      "extra": config.get("structure", None)})
+
+
+def choose_k(config, backend: str) -> tuple[int, int]:
+  """(steps per call, scan unroll), measured per backend (see README "Speed"): on XLA:CPU a conv weight-gradient
+  inside a rolled scan takes a ~30x slower path, so conv models use short fully-unrolled scans there; MLPs and all
+  GPU/TPU runs use long rolled scans."""
+  k, unroll = int(config.get("steps_per_call", 0)), int(config.get("unroll", 0))
+  convolutional = config.model.name not in ("mlp", "mixture_mlp")
+  if k <= 0:
+    k = (4 if convolutional else 50) if backend == "cpu" else 100
+  if unroll <= 0:
+    unroll = k if (backend == "cpu" and convolutional) else 1
+  return k, min(unroll, k)
+
+
+def load_config(path: str) -> ml_collections.ConfigDict:
+  with open(path) as f:
+    return ml_collections.ConfigDict(json.load(f))
+
+
+class Trainer:
+  """A training run in `workdir`: resumes from the latest checkpoint there when one exists."""
+
+  def __init__(self, config, workdir: str, devices=None, progress: Optional[bool] = None, quiet: bool = False):
+    validate(config)
+    self.config, self.workdir, self.quiet = config, workdir, quiet
+    self.mesh = make_mesh(devices)
+    self.local_batch = check_batch(config.batch_size, self.mesh)
+    self.gan: GAN = build_gan(config, "data")
+    self.data = data_lib.load(config.data)
+    data_lib.check_shape(self.data, self.gan.image_shape)
+    self.backend = jax.default_backend()
+    self.k, self.unroll = choose_k(config, self.backend)
+    self.checkpoint_every = self._multiple_of_k(config.get("checkpoint_every", 1000))
+    self.sample_every = self._multiple_of_k(config.get("sample_every", 1000))
+    self.ckpt = ckpt_lib.Checkpointer(workdir, keep=int(config.get("keep_checkpoints", 3)))
+    self.fingerprint = fingerprint(config)
+    self.state, self.start_step = self._init_or_restore()
+    self.resident = self.data.images is not None and self.data.nbytes <= data_lib.RESIDENT_MAX_BYTES
+    self.progress = progress
+    self._fns = {}
+    self._stop_signal = None
+
+  # -- setup ---------------------------------------------------------------------------------------------------
+
+  def _multiple_of_k(self, n: int) -> int:
+    return max(self.k, int(np.ceil(int(n) / self.k)) * self.k)
+
+  def _init_or_restore(self):
+    template = replicate(init_state(self.gan, int(self.config.seed)), self.mesh)
+    latest = self.ckpt.latest_step()
+    if latest is None:
+      return template, 0
+    state, _ = self.ckpt.restore(template, latest, fingerprint=self.fingerprint)
+    return state, int(latest)
+
+  def _fn(self, k: int):
+    if k not in self._fns:
+      self._fns[k] = make_train_fn(self.gan, self.mesh, self.config.batch_size, k, min(self.unroll, k),
+                                   resident=self.resident)
+    return self._fns[k]
+
+  def _log(self, msg: str) -> None:
+    if not self.quiet:
+      print(msg, flush=True)
+
+  # -- outputs -------------------------------------------------------------------------------------------------
+
+  def _meta(self):
+    return {"fingerprint": self.fingerprint, "config": self.config.to_dict(), "jaxgan_version": jaxgan.__version__}
+
+  def write_config(self) -> None:
+    path = os.path.join(self.workdir, CONFIG_FILE)
+    resolved = self.config.to_dict()
+    resolved["resolved"] = {"steps_per_call": self.k, "unroll": self.unroll, "backend": self.backend,
+                            "devices": self.mesh.size, "resident_data": self.resident}
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+      json.dump(resolved, f, indent=2, sort_keys=True, default=list)
+    os.replace(tmp, path)
+
+  def fixed_latents(self):
+    return self.gan.sample_latents(jax.random.key(int(self.config.seed) + 10_000), NUM_GRID)
+
+  def write_samples(self, step: int) -> None:
+    os.makedirs(os.path.join(self.workdir, "samples"), exist_ok=True)
+    z = self.fixed_latents()
+    gen = jax.jit(self.gan.generate)
+    images = gen(self.state.g_params, self.state.g_vars, z)
+    log_lib.save_image_grid(np.asarray(images), os.path.join(self.workdir, "samples", f"step_{step:07d}.png"))
+    if self.state.ema_params is not None:
+      ema = gen(self.state.ema_params, self.state.g_vars, z)
+      log_lib.save_image_grid(np.asarray(ema), os.path.join(self.workdir, "samples", f"ema_step_{step:07d}.png"))
+    log_lib.plot_losses(os.path.join(self.workdir, log_lib.METRICS_FILE), os.path.join(self.workdir, "losses.png"))
+
+  def save(self, step: int) -> None:
+    self.ckpt.save(step, self.state, self._meta())
+
+  # -- the loop ------------------------------------------------------------------------------------------------
+
+  def _handle_signal(self, signum, frame):
+    self._stop_signal = signum
+
+  def train(self) -> dict:
+    """Trains to `config.steps`; returns a summary. SIGTERM/SIGINT: save a checkpoint, then return cleanly."""
+    total = int(self.config.steps)
+    step = self.start_step
+    os.makedirs(self.workdir, exist_ok=True)
+    self.write_config()
+    if step >= total:
+      self._log(f"workdir {self.workdir} already holds step {step} >= steps={total}; nothing to train "
+                f"(raise --config.steps to continue)")
+      return {"step": step, "stopped": "done"}
+    if step:
+      self._log(f"resuming from step {step} in {self.workdir}")
+    writer = log_lib.MetricWriter(self.workdir, resume_step=step)
+    data_arg, stream = None, None
+    if self.resident:
+      data_arg = jax.device_put(self.data.images, replicated(self.mesh))
+    else:
+      sharding = jax.sharding.NamedSharding(self.mesh, jax.sharding.PartitionSpec(
+          *((None, None) if self.gan.n_critic > 1 else (None,)), "data"))
+      stream = data_lib.stream(self.data, int(self.config.batch_size), self.gan.n_critic, self.k,
+                               int(self.config.seed), step, put=lambda x: jax.device_put(x, sharding))
+    bar = log_lib.ProgressBar(total, step, batch_size=int(self.config.batch_size), disable=(
+        None if self.progress is None else not self.progress) if not self.quiet else True)
+    old = {s: signal.signal(s, self._handle_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    stopped, summary, last = "done", {}, time.perf_counter()
+    try:
+      while step < total:
+        k = min(self.k, total - step)
+        if stream is not None and k != self.k:  # the stream yields K-step chunks; the last call takes a prefix
+          chunk = next(stream)[:k]
+        else:
+          chunk = next(stream) if stream is not None else data_arg
+        new_state, metrics = self._fn(k)(self.state, chunk)
+        metrics = jax.device_get(metrics)
+        bad = _nonfinite(metrics, self.gan.skip_nonfinite)
+        if bad:
+          stopped = "nonfinite"
+          self._log(f"error: non-finite {bad} between steps {step + 1} and {step + k}; stopped without saving. "
+                    f"The last good checkpoint (step {self.ckpt.latest_step()}) is intact; lower the learning "
+                    f"rates or set --config.nonfinite=skip")
+          break
+        self.state = new_state
+        now = time.perf_counter()
+        step_time = (now - last) / k
+        last = now
+        metrics["img_per_sec"] = np.full(k, self.config.batch_size / step_time)
+        metrics["step_time"] = np.full(k, step_time)
+        writer.write_many(list(range(step + 1, step + k + 1)), metrics)
+        step += k
+        summary = {m: float(v[-1]) for m, v in metrics.items()}
+        bar.update(k, d_loss=summary["d_loss"], g_loss=summary["g_loss"],
+                   **{"D(x)": summary["d_real"], "D(G(z))": summary["d_fake"]})
+        if step % self.sample_every == 0 or step == total:
+          self.write_samples(step)
+        if step % self.checkpoint_every == 0 or step == total:
+          self.save(step)
+        if self._stop_signal is not None:
+          name = signal.Signals(self._stop_signal).name
+          self.save(step)
+          self._log(f"\n{name}: checkpoint saved at step {step}; rerun the same command to resume")
+          stopped = name
+          break
+    finally:
+      for s, h in old.items():
+        signal.signal(s, h)
+      bar.close() if hasattr(bar, "close") else None
+      writer.close()
+      self.ckpt.wait()
+    return {"step": step, "stopped": stopped, **summary}
+
+
+def _nonfinite(metrics, skipping: bool) -> str:
+  """Names the first non-finite quantity, '' when all is well. With skipping on, skipped updates are fine."""
+  for key in ("d_loss", "g_loss"):
+    if not np.all(np.isfinite(metrics[key])) and not skipping:
+      return key
+  if not skipping and np.any(metrics["nonfinite"] > 0):
+    return "gradient"
+  return ""

@@ -1,0 +1,36 @@
+"""Steady-state speed of a preset: steps/s, img/s, compile seconds, backend, device count.
+
+  python scripts/benchmark.py --config=jaxgan/configs/mlp_mnist.py [--config.batch_size=B] [--json] [--steps=N]
+"""
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from absl import flags  # noqa: E402
+from ml_collections import config_flags  # noqa: E402
+
+from jaxgan import cli, configs  # noqa: E402
+
+_CONFIG = config_flags.DEFINE_config_file("config", configs.path(configs.DEFAULT), "Preset config file.",
+                                          lock_config=True)
+_JSON = flags.DEFINE_bool("json", False, "Print one JSON line.")
+_STEPS = flags.DEFINE_integer("steps", 300, "Timed steps after warm-up.")
+
+
+def main(argv):
+  if _STEPS.value <= 0:
+    cli.fail(f"--steps must be positive, got {_STEPS.value}")
+  from jaxgan.benchmark import benchmark
+  r = benchmark(_CONFIG.value, _STEPS.value)
+  if _JSON.value:
+    print(json.dumps(r))
+  else:
+    print(f"{r['model']} {r['dtype']} batch={r['batch_size']} on {r['devices']} {r['backend']} device(s), "
+          f"K={r['steps_per_call']} unroll={r['unroll']}: steps/s={r['steps_per_sec']:.1f} "
+          f"img/s={r['images_per_sec']:.0f} compile={r['compile_sec']:.1f}s")
+
+
+if __name__ == "__main__":
+  cli.run(main)
