@@ -15,8 +15,13 @@ def fail(message: str, code: int = 2) -> NoReturn:
   prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "jaxgan"
   first = " ".join(str(message).strip().split("\n")[0].split())
   sys.stderr.write(f"{prog}: error: {first}\n")
+  sys.stdout.flush()
   sys.stderr.flush()
-  raise SystemExit(code)
+  # Exit now: orbax/tensorstore background threads otherwise print "Event loop is closed" tracebacks at
+  # interpreter shutdown after a failed read. Nothing is pending: errors are raised before anything is written.
+  devnull = os.open(os.devnull, os.O_WRONLY)
+  os.dup2(devnull, 2)
+  os._exit(code)
 
 
 def _flag_error(e: BaseException, argv) -> str:

@@ -1,36 +1,14 @@
 """The original PyTorch MLP GAN, reproduced faithfully (it collapses onto a few digits: that is the point).
 
   python scripts/train.py --config=jaxgan/configs/mlp_mnist.py --workdir=runs/mlp_mnist
+
+G 100→256→512→1024→784 tanh, D 784→1024→512→256→1 LeakyReLU(0.2), torch.nn.Linear init, batch 64, N(0,1)
+latents, Adam(2e-4, β=(0.5, 0.999)), D loss −[log D(x) + log(1 − D(G(z)))], G loss −log D(G(z)).
 """
-import ml_collections
+from jaxgan.configs import base
 
 
 def get_config():
-  c = ml_collections.ConfigDict()
-  c.seed = 0
-  c.steps = 20_000              # G updates
-  c.batch_size = 64             # global, split over devices
-  c.n_critic = 1
-  c.ema_decay = 0.0
-  c.nonfinite = "stop"          # stop | skip
-  c.steps_per_call = 0          # K; 0 = chosen per backend
-  c.unroll = 0                  # scan unroll; 0 = chosen per backend
-
-  c.model = ml_collections.ConfigDict()
-  c.model.name = "mlp"
-  c.model.latent_dim = 100
-  c.model.image_shape = (28, 28, 1)
-  c.model.width = 1.0
-  c.model.dtype = "float32"     # compute dtype; params, losses and optimizer stay float32
-
-  c.loss = ml_collections.ConfigDict()
-  c.loss.name = "non_saturating"  # the original: D cross-entropy, G −log D(G(z))
-
-  c.optim = ml_collections.ConfigDict()
-  c.optim.g = ml_collections.ConfigDict(dict(name="adam", lr=2e-4, b1=0.5, b2=0.999))
-  c.optim.d = ml_collections.ConfigDict(dict(name="adam", lr=2e-4, b1=0.5, b2=0.999))
-
-  c.data = ml_collections.ConfigDict()
-  c.data.name = "mnist_offline"   # offline 5k digits; or tfds:<name>, or a path to .npz/.npy/image folder
-  c.data.split = "train"
+  c = base.get_config()
+  c.steps = 20_000
   return c

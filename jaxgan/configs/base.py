@@ -1,0 +1,38 @@
+"""Keys every preset has; a preset calls `base.get_config()` and changes what its recipe needs."""
+import ml_collections
+
+
+def get_config():
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+  c.steps = 10_000              # G updates
+  c.batch_size = 64             # global, split over devices
+  c.n_critic = 1                # D updates per G update
+  c.ema_decay = 0.0             # EMA of G's params; 0 = off
+  c.nonfinite = "stop"          # stop | skip: a non-finite loss/gradient stops the run, or the update is skipped
+  c.steps_per_call = 0          # K train steps per compiled call; 0 = chosen per backend
+  c.unroll = 0                  # scan unroll; 0 = chosen per backend
+  c.checkpoint_every = 1000     # steps (rounded up to a multiple of K)
+  c.keep_checkpoints = 3
+  c.sample_every = 1000         # sample grid + loss plot every N steps
+
+  c.model = ml_collections.ConfigDict()
+  c.model.name = "mlp"
+  c.model.latent_dim = 100
+  c.model.image_shape = (28, 28, 1)
+  c.model.width = 1.0
+  c.model.dtype = "float32"     # compute dtype; params, losses and optimizer states stay float32
+
+  c.loss = ml_collections.ConfigDict()
+  c.loss.name = "non_saturating"  # minimax | non_saturating | hinge | wasserstein | least_squares
+
+  c.optim = ml_collections.ConfigDict()
+  c.optim.g = ml_collections.ConfigDict(dict(name="adam", lr=2e-4, b1=0.5, b2=0.999))
+  c.optim.d = ml_collections.ConfigDict(dict(name="adam", lr=2e-4, b1=0.5, b2=0.999))
+
+  c.data = ml_collections.ConfigDict()
+  c.data.name = "mnist_offline"   # offline 5k real digits; tfds:<name>; or a path to .npz/.npy/an image folder
+  c.data.split = "train"
+  c.data.data_dir = ""            # TFDS data_dir ("" = TFDS_DATA_DIR or ~/tensorflow_datasets)
+  c.data.download = False         # let TFDS download and prepare (needs a network)
+  return c
