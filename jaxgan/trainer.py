@@ -177,8 +177,9 @@ class Trainer:
           *((None, None) if self.gan.n_critic > 1 else (None,)), "data"))
       stream = data_lib.stream(self.data, int(self.config.batch_size), self.gan.n_critic, self.k,
                                int(self.config.seed), step, put=lambda x: jax.device_put(x, sharding))
-    bar = log_lib.ProgressBar(total, step, batch_size=int(self.config.batch_size), disable=(
-        None if self.progress is None else not self.progress) if not self.quiet else True)
+    bar = log_lib.ProgressBar(total, step, batch_size=int(self.config.batch_size),
+                              disable=None if self.progress is None else not self.progress,
+                              file=open(os.devnull, "w") if self.quiet else None)
     old = {s: signal.signal(s, self._handle_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     stopped, summary, last = "done", {}, time.perf_counter()
     try:

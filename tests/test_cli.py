@@ -217,3 +217,12 @@ def test_nonfinite_stops_with_message_and_keeps_last_good_checkpoint(trained, tm
   assert r.returncode == 3, (r.stdout, r.stderr)
   assert "non-finite" in r.stdout and "last good checkpoint (step 20) is intact" in r.stdout
   assert snapshot(workdir) == before
+
+
+def test_evaluate_a_workdir_checkpoint(trained):
+  r = run("evaluate.py", f"--workdir={trained}", "--metric=mnist_fd", "--num=200", "--json")
+  assert r.returncode == 0, r.stderr
+  out = json.loads(r.stdout.strip().splitlines()[-1])
+  assert out["n"] == 200 and out["fd"] > out["floor"] > 0  # 20 steps of a tiny MLP is far from real digits
+  r = run("evaluate.py", f"--workdir={trained}_missing", "--metric=mnist_fd")
+  assert_one_line_error(r, "does not exist")
