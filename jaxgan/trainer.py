@@ -93,6 +93,15 @@ class Trainer:
     self.state, self.start_step = self._init_or_restore()
     self.resident = self.data.images is not None and self.data.nbytes <= data_lib.RESIDENT_MAX_BYTES
     self.progress = progress
+    self.eval_metrics = tuple(config.get("eval", {}).get("metrics", ()) or ())
+    self.eval_every = self._multiple_of_k(config.eval.get("every", 1000)) if self.eval_metrics else 0
+    self.best_key = config.eval.get("best", "") if self.eval_metrics else ""
+    self.best_ckpt = ckpt_lib.Checkpointer(os.path.join(workdir, "best"), keep=1) if self.best_key else None
+    if self.eval_metrics:
+      from jaxgan.metrics import METRICS
+      unknown = [m for m in self.eval_metrics if m not in METRICS]
+      if unknown:
+        raise ConfigError(f"config.eval.metrics: unknown metric {unknown[0]!r}; known: {', '.join(sorted(METRICS))}")
     self._fns = {}
     self._stop_signal = None
 
@@ -147,6 +156,35 @@ class Trainer:
       ema = gen(self.state.ema_params, self.state.g_vars, z)
       log_lib.save_image_grid(np.asarray(ema), os.path.join(self.workdir, "samples", f"ema_step_{step:07d}.png"))
     log_lib.plot_losses(os.path.join(self.workdir, log_lib.METRICS_FILE), os.path.join(self.workdir, "losses.png"))
+
+  def evaluate(self, step: int, writer) -> dict:
+    """The configured metrics on `eval.num` samples (EMA generator when present), logged as eval/<metric>/<key>;
+    keeps the best checkpoint by `eval.best` ("metric/key", lower is better unless prefixed by "max:")."""
+    from jaxgan import metrics as metrics_lib
+    from jaxgan.sampling import Run, generate
+    run = Run(self.config, self.gan, jax.device_get(self.state), step)
+    x = generate(run, int(self.config.eval.get("num", 1000)), seed=0)
+    kw = {"points": x} if x.ndim == 2 else {"images": x}
+    scalars = {}
+    for name in self.eval_metrics:
+      extra = {"dataset": self.config.eval.dataset} if "dataset" in self.config.eval else {}
+      for key, value in metrics_lib.evaluate(name, **kw, **extra).items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+          scalars[f"eval/{name}/{key}"] = float(value)
+    writer.write(step, scalars)
+    if self.best_key:
+      maximize = self.best_key.startswith("max:")
+      key = "eval/" + self.best_key.removeprefix("max:")
+      if key not in scalars:
+        raise ConfigError(f"config.eval.best={self.best_key!r} is not among the eval results {sorted(scalars)}")
+      value = scalars[key] * (-1 if maximize else 1)
+      best = self.best_ckpt.read_meta().get("best_value") if self.best_ckpt.latest_step() is not None else None
+      if best is None or value < best:
+        for old in self.best_ckpt.all_steps():
+          import shutil
+          shutil.rmtree(os.path.join(self.best_ckpt.directory, str(old)), ignore_errors=True)
+        self.best_ckpt.save(step, self.state, {**self._meta(), "best_value": value, "best_key": self.best_key})
+    return scalars
 
   def save(self, step: int) -> None:
     self.ckpt.save(step, self.state, self._meta())
@@ -211,6 +249,8 @@ class Trainer:
                    **{"D(x)": summary["d_real"], "D(G(z))": summary["d_fake"]})
         if step % self.sample_every == 0 or step == total:
           self.write_samples(step)
+        if self.eval_every and (step % self.eval_every == 0 or step == total):
+          self.evaluate(step, writer)
         if step % self.checkpoint_every == 0 or step == total:
           self.save(step)
         if self._stop_signal is not None:

@@ -1,4 +1,6 @@
 """Exact resume: N steps, stop, resume to 2N is bit-identical to 2N uninterrupted (state and samples)."""
+import os
+
 import chex
 import jax
 import numpy as np
@@ -54,3 +56,27 @@ def test_streamed_data_resumes_exactly(tmp_path, monkeypatch):
   s = Trainer(config(20), str(tmp_path / "b"), quiet=True)
   s.train()
   chex.assert_trees_all_equal(jax.device_get(r.state), jax.device_get(s.state))
+
+
+def test_metrics_during_training_and_best_checkpoint(tmp_path):
+  c = config(20)
+  c.eval.metrics = ("mnist_fd",)
+  c.eval.every = 10
+  c.eval.num = 100
+  c.eval.best = "mnist_fd/fd"
+  Trainer(c, str(tmp_path), quiet=True).train()
+  import json
+  rows = [json.loads(l) for l in open(tmp_path / "metrics.jsonl")]
+  evals = [r for r in rows if "eval/mnist_fd/fd" in r]
+  assert [r["step"] for r in evals] == [10, 20]
+  assert all(r["eval/mnist_fd/fd"] > r["eval/mnist_fd/floor"] for r in evals)
+  best_step = min(evals, key=lambda r: r["eval/mnist_fd/fd"])["step"]
+  assert os.listdir(tmp_path / "best" / "checkpoints") == [str(best_step)]
+
+
+def test_unknown_eval_metric_is_a_config_error(tmp_path):
+  from jaxgan.trainer import ConfigError
+  c = config(10)
+  c.eval.metrics = ("bogus",)
+  with pytest.raises(ConfigError, match="unknown metric 'bogus'"):
+    Trainer(c, str(tmp_path), quiet=True)

@@ -16,6 +16,12 @@ def get_config():
   c.keep_checkpoints = 3
   c.sample_every = 1000         # sample grid + loss plot every N steps
 
+  c.eval = ml_collections.ConfigDict()
+  c.eval.metrics = ()           # e.g. ("mnist_fd",): scored during training, logged as eval/<metric>/<key>
+  c.eval.every = 1000
+  c.eval.num = 1000             # samples per evaluation (fixed seed 0)
+  c.eval.best = ""              # e.g. "mnist_fd/fd": keep the best checkpoint under <workdir>/best/
+
   c.model = ml_collections.ConfigDict()
   c.model.name = "mlp"
   c.model.latent_dim = 100
