@@ -1,0 +1,157 @@
+"""DCGAN generators and discriminators (NHWC, BatchNorm, 4x4 stride-2 (transposed) convs).
+
+Two registered families:
+  dcgan28  the 28x28 InfoGAN-style DCGAN of Lucic et al. 2018 (compare_gan v1), layer for layer the PyTorch peer
+           `shared/bench/torch_dcgan28.py`: same layers, same parameter count, so speed comparisons are fair.
+  dcgan    Radford et al. 2016 style for 28, 32 and 64-pixel images, 1 or 3 channels: 64 channels at the
+           highest-resolution conv (torch dcgan's ngf/ndf), doubled at every halving of resolution.
+`width` (float, default 1 = the sizes above) scales every hidden layer of both, as in the `mlp` family.
+
+BatchNorm follows PyTorch: momentum 0.9 in flax terms (torch 0.1), eps 1e-5; statistics in "batch_stats", averaged
+over `axis_name` when given. Layers compute in `dtype`; parameters stay float32; outputs are float32.
+Optional cfg keys `conv_transpose_method` (layers.UP_METHODS or "auto", the default: fastest measured for the
+backend) and `conv_method` (layers.DOWN_METHODS, default "lax") pick the conv formulations; all are exact.
+"""
+from typing import Any, Optional, Sequence, Tuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jaxgan.models import register
+from jaxgan.models.layers import Conv2xDown, ConvTranspose2x
+
+Array = jax.Array
+
+# Supported image sizes -> spatial size of the generator's first feature map (size = start * 2**n_up).
+_DCGAN_START = {28: 7, 32: 4, 64: 4}
+
+
+def _bn(train: bool, axis_name: Optional[str], dtype: Any) -> nn.BatchNorm:
+  return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, axis_name=axis_name, dtype=dtype)
+
+
+def _scale(n: int, width: float) -> int:
+  return max(1, int(round(n * width)))
+
+
+def _lrelu(x: Array) -> Array:
+  return nn.leaky_relu(x, 0.2)
+
+
+class DCGAN28Generator(nn.Module):
+  """z -> Dense 1024-BN-ReLU -> Dense 7*7*128-BN-ReLU -> (7,7,128) -> ConvT 64-BN-ReLU -> ConvT C -> tanh."""
+  channels: int = 1
+  width: float = 1.0
+  dtype: Any = jnp.float32
+  axis_name: Optional[str] = None
+  up_method: str = "auto"
+
+  @nn.compact
+  def __call__(self, z_BxZ: Array, train: bool = True) -> Array:
+    bn = lambda: _bn(train, self.axis_name, self.dtype)
+    c = lambda n: _scale(n, self.width)
+    x = nn.relu(bn()(nn.Dense(c(1024), dtype=self.dtype)(z_BxZ)))
+    x = nn.relu(bn()(nn.Dense(7 * 7 * c(128), dtype=self.dtype)(x)))
+    x = x.reshape(x.shape[0], 7, 7, c(128))
+    x = nn.relu(bn()(ConvTranspose2x(c(64), dtype=self.dtype, method=self.up_method)(x)))
+    x = ConvTranspose2x(self.channels, dtype=self.dtype, method=self.up_method)(x)
+    return jnp.tanh(x.astype(jnp.float32))
+
+
+class DCGAN28Discriminator(nn.Module):
+  """x -> Conv 64-LReLU -> Conv 128-BN-LReLU -> flatten -> Dense 1024-BN-LReLU -> Dense 1 (logits, shape (B,))."""
+  width: float = 1.0
+  dtype: Any = jnp.float32
+  axis_name: Optional[str] = None
+  down_method: str = "lax"
+
+  @nn.compact
+  def __call__(self, x_BxHxWxC: Array, train: bool = True) -> Array:
+    bn = lambda: _bn(train, self.axis_name, self.dtype)
+    c = lambda n: _scale(n, self.width)
+    x = _lrelu(Conv2xDown(c(64), dtype=self.dtype, method=self.down_method)(x_BxHxWxC))
+    x = _lrelu(bn()(Conv2xDown(c(128), dtype=self.dtype, method=self.down_method)(x)))
+    x = x.reshape(x.shape[0], -1)
+    x = _lrelu(bn()(nn.Dense(c(1024), dtype=self.dtype)(x)))
+    return nn.Dense(1, dtype=self.dtype)(x).astype(jnp.float32)[:, 0]
+
+
+class DCGANGenerator(nn.Module):
+  """z -> Dense (s*s*64*2**(n-1))-BN-ReLU -> n-1 x [ConvT (channels halve)-BN-ReLU] -> ConvT C -> tanh.
+
+  n upsamplings from s x s: s = 7 for 28-pixel images (n = 2), 4 for 32 (n = 3) and 64 (n = 4).
+  """
+  image_shape: Tuple[int, int, int]
+  width: float = 1.0
+  dtype: Any = jnp.float32
+  axis_name: Optional[str] = None
+  up_method: str = "auto"
+
+  @nn.compact
+  def __call__(self, z_BxZ: Array, train: bool = True) -> Array:
+    size, _, channels = self.image_shape
+    start = _DCGAN_START[size]
+    n_up = (size // start).bit_length() - 1
+    bn = lambda: _bn(train, self.axis_name, self.dtype)
+    feats = [_scale(64 * 2 ** i, self.width) for i in reversed(range(n_up))]  # e.g. 512, 256, 128, 64
+    x = nn.relu(bn()(nn.Dense(start * start * feats[0], dtype=self.dtype)(z_BxZ)))
+    x = x.reshape(x.shape[0], start, start, feats[0])
+    for f in feats[1:]:
+      x = nn.relu(bn()(ConvTranspose2x(f, dtype=self.dtype, method=self.up_method)(x)))
+    x = ConvTranspose2x(channels, dtype=self.dtype, method=self.up_method)(x)
+    return jnp.tanh(x.astype(jnp.float32))
+
+
+class DCGANDiscriminator(nn.Module):
+  """x -> Conv 64-LReLU -> n-1 x [Conv (channels double)-BN-LReLU] -> flatten -> Dense 1 (logits, shape (B,))."""
+  image_shape: Tuple[int, int, int]
+  width: float = 1.0
+  dtype: Any = jnp.float32
+  axis_name: Optional[str] = None
+  down_method: str = "lax"
+
+  @nn.compact
+  def __call__(self, x_BxHxWxC: Array, train: bool = True) -> Array:
+    size = self.image_shape[0]
+    n_down = (size // _DCGAN_START[size]).bit_length() - 1
+    c = lambda n: _scale(n, self.width)
+    x = _lrelu(Conv2xDown(c(64), dtype=self.dtype, method=self.down_method)(x_BxHxWxC))
+    for i in range(1, n_down):
+      x = Conv2xDown(c(64 * 2 ** i), dtype=self.dtype, method=self.down_method)(x)
+      x = _lrelu(_bn(train, self.axis_name, self.dtype)(x))
+    x = x.reshape(x.shape[0], -1)
+    return nn.Dense(1, dtype=self.dtype)(x).astype(jnp.float32)[:, 0]
+
+
+def _common(cfg, supported: Sequence[int], family: str):
+  shape = tuple(int(s) for s in cfg.get("image_shape", (28, 28, 1)))
+  if len(shape) != 3 or shape[0] != shape[1] or shape[0] not in supported or shape[2] not in (1, 3):
+    raise ValueError(f"{family} supports image_shape (S, S, C) with S in {tuple(supported)} and C in (1, 3); "
+                     f"got {shape}")
+  dtype = cfg.get("dtype", "float32")
+  if dtype not in ("float32", "bfloat16"):
+    raise ValueError(f"{family}: dtype must be 'float32' or 'bfloat16', got {dtype!r}")
+  width = cfg.get("width", 1.0)
+  width = 1.0 if width is None else float(width)
+  if not width > 0:
+    raise ValueError(f"{family}: width must be a positive multiplier, got {width}")
+  methods = dict(up_method=cfg.get("conv_transpose_method", "auto"),
+                 down_method=cfg.get("conv_method", "lax"))
+  return shape, width, jnp.dtype(dtype), methods
+
+
+@register("dcgan28")
+def build_dcgan28(cfg, axis_name: Optional[str] = None):
+  """The PyTorch peer's 28x28 DCGAN (at width 1; its z size is whatever `latent_dim` the engine samples, 64)."""
+  shape, width, dtype, m = _common(cfg, (28,), "dcgan28")
+  return (DCGAN28Generator(shape[2], width, dtype, axis_name, m["up_method"]),
+          DCGAN28Discriminator(width, dtype, axis_name, m["down_method"]))
+
+
+@register("dcgan")
+def build_dcgan(cfg, axis_name: Optional[str] = None):
+  """Radford-style DCGAN for 28/32/64-pixel, 1 or 3-channel images; `width` scales the channel counts."""
+  shape, width, dtype, m = _common(cfg, tuple(_DCGAN_START), "dcgan")
+  return (DCGANGenerator(shape, width, dtype, axis_name, m["up_method"]),
+          DCGANDiscriminator(shape, width, dtype, axis_name, m["down_method"]))

@@ -1,0 +1,174 @@
+"""Convolution layers for DCGAN-style models, written for speed on XLA:CPU.
+
+`ConvTranspose2x` is a drop-in for `nn.ConvTranspose(f, (4, 4), (2, 2), padding=((2, 2), (2, 2)))`
+(= PyTorch `ConvTranspose2d(k=4, s=2, p=1)`, exact 2x upsampling): same parameter names and shapes, same outputs.
+`lax.conv_transpose` puts the weight gradient on a slow XLA:CPU path (jax-ml/jax#12868 family; ~5x slower than
+PyTorch); here the layer is computed by phase decomposition instead. With the flax kernel convention
+(`transpose_kernel=False`), along one spatial axis
+
+  y[2m]   = x[m-1] K[0] + x[m]   K[2]
+  y[2m+1] = x[m]   K[1] + x[m+1] K[3]
+
+so output phase (a, b) in {0,1}^2 is a stride-1 2x2 VALID conv of the 1-padded input, started at offset (a, b),
+with kernel K[a::2, b::2]; the four phases are interleaved into the 2Hx2W output. PyTorch weights W_t[in, out, kh,
+kw] map to K = W_t.permute(2, 3, 0, 1) flipped on both spatial axes (`kernel_from_torch_conv_transpose`).
+
+`Conv2xDown` is the matching 4x4 stride-2 padding-1 conv (exact 2x downsampling), kernel as `nn.Conv`'s.
+"""
+from typing import Any, Callable, Optional
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+Array = jax.Array
+Dtype = Any
+_DN = ("NHWC", "HWIO", "NHWC")
+
+# Formulations of the 4x4/s2 transposed conv, all exact (benchmarks/conv_bench.py times them).
+UP_METHODS = ("phase_conv", "phase_matmul", "fused_conv", "subpixel", "lax")
+# Formulations of the 4x4/s2 conv.
+DOWN_METHODS = ("lax", "s2d_conv", "matmul")
+
+
+def _interleave(p00: Array, p01: Array, p10: Array, p11: Array) -> Array:
+  """y[:, 2i+a, 2j+b] = p_ab[:, i, j]."""
+  b, h, w, c = p00.shape
+  row0 = jnp.stack([p00, p01], axis=3)  # B,H,W,2,C
+  row1 = jnp.stack([p10, p11], axis=3)
+  return jnp.stack([row0, row1], axis=2).reshape(b, 2 * h, 2 * w, c)
+
+
+def _phase_kernels(kernel_4x4xIxO: Array) -> Array:
+  """(4,4,I,O) -> (2,2,I,4,O): phase (a,b) = K[a::2, b::2] at index 2a+b."""
+  return jnp.stack([kernel_4x4xIxO[a::2, b::2] for a in (0, 1) for b in (0, 1)], axis=3)
+
+
+def conv_transpose_2x(x_BxHxWxI: Array, kernel_4x4xIxO: Array, method: str = "auto") -> Array:
+  """Transposed conv 4x4, stride 2, torch padding 1: (B,H,W,I) -> (B,2H,2W,O); no bias.
+
+  Equals `lax.conv_transpose(x, kernel, (2, 2), ((2, 2), (2, 2)), dimension_numbers=NHWC/HWIO)`. `method` is
+  one of UP_METHODS or "auto" (`auto_up_method`).
+  """
+  if kernel_4x4xIxO.shape[:2] != (4, 4):
+    raise ValueError(f"conv_transpose_2x needs a 4x4 kernel, got {kernel_4x4xIxO.shape}")
+  x, k = x_BxHxWxI, kernel_4x4xIxO
+  bsz, h, w, cin = x.shape
+  cout = k.shape[-1]
+  if method == "auto":
+    method = auto_up_method(cin, cout)
+  if method == "lax":
+    return lax.conv_transpose(x, k, (2, 2), ((2, 2), (2, 2)), dimension_numbers=_DN)
+  if method == "subpixel":
+    # One SAME 3x3 conv with 4*O outputs (phase (a,b) uses taps [a:a+2, b:b+2], zeros elsewhere), then
+    # depth-to-space: 2.25x the FLOPs, but one well-shaped conv when O is too small for the phase convs.
+    k3 = jnp.zeros((3, 3, cin, 4, cout), k.dtype)
+    for a in (0, 1):
+      for b in (0, 1):
+        k3 = k3.at[a:a + 2, b:b + 2, :, 2 * a + b].set(k[a::2, b::2])
+    z = lax.conv_general_dilated(x, k3.reshape(3, 3, cin, 4 * cout), (1, 1), ((1, 1), (1, 1)), dimension_numbers=_DN)
+    z = z.reshape(bsz, h, w, 2, 2, cout).transpose(0, 1, 3, 2, 4, 5)
+    return z.reshape(bsz, 2 * h, 2 * w, cout)
+  xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+  if method == "phase_conv":
+    phases = [lax.conv_general_dilated(xp[:, a:a + h + 1, b:b + w + 1], k[a::2, b::2], (1, 1), "VALID",
+                                       dimension_numbers=_DN)
+              for a in (0, 1) for b in (0, 1)]
+    return _interleave(*phases)
+  # Both fused forms compute all four phase kernels at every (H+1)x(W+1) window of the padded input (one big
+  # op, (1+1/H)(1+1/W) times the exact FLOPs), then take phase (a, b) at window offset (a, b).
+  k_2x2xIx4O = _phase_kernels(k).reshape(2, 2, cin, 4 * cout)
+  if method == "fused_conv":
+    z = lax.conv_general_dilated(xp, k_2x2xIx4O, (1, 1), "VALID", dimension_numbers=_DN)
+  elif method == "phase_matmul":
+    patches = jnp.concatenate([xp[:, i:i + h + 1, j:j + w + 1] for i in (0, 1) for j in (0, 1)], axis=-1)
+    z = patches @ k_2x2xIx4O.reshape(4 * cin, 4 * cout)
+  else:
+    raise ValueError(f"unknown conv_transpose_2x method {method!r}; choose from {UP_METHODS + ('auto',)}")
+  z = z.reshape(bsz, h + 1, w + 1, 4, cout)
+  return _interleave(*[z[:, a:a + h, b:b + w, 2 * a + b] for a in (0, 1) for b in (0, 1)])
+
+
+def auto_up_method(cin: int, cout: int) -> str:
+  """The measured-fastest formulation for this backend (benchmarks/conv_bench.py --mode=layers)."""
+  # XLA:CPU, batch 64 (fwd+bwd): lax's slow weight-gradient path costs 5-10x at >= 16 output channels, where the
+  # four phase convs win; at 8 the single subpixel conv wins (2x lax); at <= 4 lax is as fast as anything.
+  # Elsewhere lax.conv_transpose maps onto the vendor library's native transposed conv.
+  del cin
+  if jax.default_backend() != "cpu" or cout <= 4:
+    return "lax"
+  return "subpixel" if cout < 16 else "phase_conv"
+
+
+def conv_2x_down(x_BxHxWxI: Array, kernel_4x4xIxO: Array, method: str = "lax") -> Array:
+  """Conv 4x4, stride 2, padding 1 (torch Conv2d(k=4, s=2, p=1)): (B,H,W,I) -> (B,H//2,W//2,O); no bias.
+
+  y[o] = sum_k xp[2o+k] K[k] with xp the 1-padded input; writing 2o+k = 2(o+q)+r (k = 2q+r) makes it a stride-1
+  2x2 conv over the space-to-depth of xp (`s2d_conv`) or a matmul over 4x4 patches (`matmul`).
+  """
+  x, k = x_BxHxWxI, kernel_4x4xIxO
+  if k.shape[:2] != (4, 4):
+    raise ValueError(f"conv_2x_down needs a 4x4 kernel, got {k.shape}")
+  bsz, h, w, cin = x.shape
+  cout = k.shape[-1]
+  if method == "lax":
+    return lax.conv_general_dilated(x, k, (2, 2), ((1, 1), (1, 1)), dimension_numbers=_DN)
+  ho, wo = h // 2, w // 2
+  # Pad to exactly 2*(out+1) so odd sizes floor like torch.
+  xp = jnp.pad(x, ((0, 0), (1, 2 * ho + 1 - h), (1, 2 * wo + 1 - w), (0, 0)))
+  if method == "s2d_conv":
+    s = xp.reshape(bsz, ho + 1, 2, wo + 1, 2, cin).transpose(0, 1, 3, 2, 4, 5).reshape(bsz, ho + 1, wo + 1, 4 * cin)
+    k2 = k.reshape(2, 2, 2, 2, cin, cout).transpose(0, 2, 1, 3, 4, 5).reshape(2, 2, 4 * cin, cout)
+    return lax.conv_general_dilated(s, k2, (1, 1), "VALID", dimension_numbers=_DN)
+  if method == "matmul":
+    patches = jnp.concatenate([xp[:, i:i + 2 * ho:2, j:j + 2 * wo:2] for i in range(4) for j in range(4)], -1)
+    return patches @ k.reshape(16 * cin, cout)
+  raise ValueError(f"unknown conv_2x_down method {method!r}; choose from {DOWN_METHODS}")
+
+
+def kernel_from_torch_conv_transpose(w_IxOx4x4: np.ndarray) -> np.ndarray:
+  """PyTorch ConvTranspose2d weight (in, out, kh, kw) -> this layer's / flax's (kh, kw, in, out) kernel."""
+  return np.ascontiguousarray(np.transpose(w_IxOx4x4, (2, 3, 0, 1))[::-1, ::-1])
+
+
+class ConvTranspose2x(nn.Module):
+  """Exact 2x upsampling transposed conv (4x4, stride 2, torch padding 1), phase-decomposed.
+
+  Parameters `kernel` (4, 4, in, features) and `bias` (features,) as in `nn.ConvTranspose`.
+  """
+  features: int
+  use_bias: bool = True
+  dtype: Optional[Dtype] = None
+  param_dtype: Dtype = jnp.float32
+  kernel_init: Callable = nn.initializers.lecun_normal()
+  bias_init: Callable = nn.initializers.zeros_init()
+  method: str = "auto"  # UP_METHODS, or "auto": chosen per backend and shape by `auto_up_method`
+
+  @nn.compact
+  def __call__(self, x_BxHxWxI: Array) -> Array:
+    kernel = self.param("kernel", self.kernel_init, (4, 4, x_BxHxWxI.shape[-1], self.features), self.param_dtype)
+    bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype) if self.use_bias else None
+    x, kernel, bias = nn.dtypes.promote_dtype(x_BxHxWxI, kernel, bias, dtype=self.dtype)
+    y = conv_transpose_2x(x, kernel, self.method)
+    return y + bias if bias is not None else y
+
+
+class Conv2xDown(nn.Module):
+  """4x4 stride-2 padding-1 conv (torch Conv2d(k=4, s=2, p=1)); parameters as in `nn.Conv`."""
+  features: int
+  use_bias: bool = True
+  dtype: Optional[Dtype] = None
+  param_dtype: Dtype = jnp.float32
+  kernel_init: Callable = nn.initializers.lecun_normal()
+  bias_init: Callable = nn.initializers.zeros_init()
+  method: str = "lax"
+
+  @nn.compact
+  def __call__(self, x_BxHxWxI: Array) -> Array:
+    kernel = self.param("kernel", self.kernel_init, (4, 4, x_BxHxWxI.shape[-1], self.features), self.param_dtype)
+    bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype) if self.use_bias else None
+    x, kernel, bias = nn.dtypes.promote_dtype(x_BxHxWxI, kernel, bias, dtype=self.dtype)
+    y = conv_2x_down(x, kernel, self.method)
+    return y + bias if bias is not None else y
