@@ -149,7 +149,9 @@ class Trainer:
   def write_samples(self, step: int) -> None:
     os.makedirs(os.path.join(self.workdir, "samples"), exist_ok=True)
     z = self.fixed_latents()
-    gen = jax.jit(self.gan.generate)
+    if "generate" not in self._fns:  # compiled once per run, not at every sample grid
+      self._fns["generate"] = jax.jit(self.gan.generate)
+    gen = self._fns["generate"]
     images = gen(self.state.g_params, self.state.g_vars, z)
     log_lib.save_image_grid(np.asarray(images), os.path.join(self.workdir, "samples", f"step_{step:07d}.png"))
     if self.state.ema_params is not None:

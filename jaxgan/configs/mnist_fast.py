@@ -1,14 +1,23 @@
-"""The original PyTorch MLP GAN, reproduced faithfully (it collapses onto a few digits: that is the point).
+"""The default preset: recognisable digits of all ten classes from the offline MNIST digits in a few CPU minutes.
 
-  python scripts/train.py --config=jaxgan/configs/mlp_mnist.py --workdir=runs/mlp_mnist
+  python scripts/train.py        # = --config=jaxgan/configs/mnist_fast.py --workdir=runs/mnist_fast
 
-G 100→256→512→1024→784 tanh, D 784→1024→512→256→1 LeakyReLU(0.2), torch.nn.Linear init, batch 64, N(0,1)
-latents, Adam(2e-4, β=(0.5, 0.999)), D loss −[log D(x) + log(1 − D(G(z)))], G loss −log D(G(z)).
+A Radford-style DCGAN at half width (conv G with BatchNorm, conv D), Adam 5e-4 β=(0.5, 0.999) for both nets
+(2.5× the classic 2e-4: measured to reach a given judge distance in fewer steps here), an EMA generator, and
+3,000 steps of batch 64. On XLA:CPU the loop runs 4 fully unrolled steps per call (see README "Speed").
 """
 from jaxgan.configs import base
 
 
 def get_config():
   c = base.get_config()
-  c.steps = 20_000
+  c.steps = 3_000
+  c.checkpoint_every = 500
+  c.sample_every = 500
+  c.model.name = "dcgan"
+  c.model.latent_dim = 100
+  c.model.width = 0.5
+  c.ema_decay = 0.995
+  c.optim.g.lr = 5e-4
+  c.optim.d.lr = 5e-4
   return c
