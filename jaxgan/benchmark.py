@@ -15,6 +15,7 @@ def benchmark(config, steps: int = 300, devices=None) -> dict:
   validate(config)
   mesh = make_mesh(devices)
   gan = build_gan(config, "data")
+  gan.check_batch(int(config.batch_size), mesh.size)
   data = data_lib.load(config.data)
   data_lib.check_shape(data, gan.image_shape)
   backend = jax.default_backend()

@@ -20,6 +20,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import contextlib
+import sys
+import tempfile
+import time
 import os
 import shutil
 import socket
@@ -311,8 +315,9 @@ class Checkpointer:
 
     restore_args = {_leaf_name(i): ocp.RestoreArgs(restore_type=np.ndarray) for i in range(len(leaves))}
     try:
-      restored = self._mngr.restore(step, args=ocp.args.Composite(
-          state=ocp.args.PyTreeRestore(restore_args=restore_args)))["state"]
+      with _quiet_failed_read():
+        restored = self._mngr.restore(step, args=ocp.args.Composite(
+            state=ocp.args.PyTreeRestore(restore_args=restore_args)))["state"]
     except Exception as e:  # noqa: BLE001
       raise CheckpointError(f"checkpoint {where} is corrupt or truncated: {_one_line(e)}") from e
 
@@ -388,6 +393,36 @@ def _first_mismatch(saved: list[tuple[str, tuple[int, ...], str, Any]], paths: l
   if len(saved) > len(leaves):
     return f"leaf '{saved[len(leaves)][0]}' of the checkpoint is not in the template"
   return None
+
+
+@contextlib.contextmanager
+def _quiet_failed_read(grace_s: float = 1.0):
+  """After a failed read, tensorstore's I/O threads call back into an asyncio loop orbax has already closed, and
+  each callback prints a "RuntimeError: Event loop is closed" traceback straight to fd 2, during the read and for a
+  while after it. The read error itself is raised as one CheckpointError. So fd 2 is captured during the read:
+  on success the capture is replayed unchanged; on failure it is dropped, after a short grace period that catches
+  the late echoes too."""
+  sys.stderr.flush()
+  saved = os.dup(2)
+  capture = tempfile.TemporaryFile()
+  os.dup2(capture.fileno(), 2)
+  failed = False
+  try:
+    yield
+  except Exception:
+    failed = True
+    time.sleep(grace_s)
+    raise
+  finally:
+    sys.stderr.flush()
+    os.dup2(saved, 2)
+    os.close(saved)
+    if not failed:
+      capture.seek(0)
+      text = capture.read()
+      if text:
+        os.write(2, text)
+    capture.close()
 
 
 def _remove_tmp_dirs(directory: str) -> None:

@@ -14,13 +14,15 @@ from absl import app, flags
 def fail(message: str, code: int = 2) -> NoReturn:
   prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "jaxgan"
   first = " ".join(str(message).strip().split("\n")[0].split())
-  sys.stderr.write(f"{prog}: error: {first}\n")
   sys.stdout.flush()
   sys.stderr.flush()
-  # Exit now: orbax/tensorstore background threads otherwise print "Event loop is closed" tracebacks at
-  # interpreter shutdown after a failed read. Nothing is pending: errors are raised before anything is written.
+  # Silence fd 2 first, then write the one line to a saved copy of it and exit at once: orbax/tensorstore
+  # background threads otherwise print "Event loop is closed" tracebacks after a failed checkpoint read.
+  # Nothing is pending: bad input is detected before anything is written.
+  original = os.dup(2)
   devnull = os.open(os.devnull, os.O_WRONLY)
   os.dup2(devnull, 2)
+  os.write(original, f"{prog}: error: {first}\n".encode())
   os._exit(code)
 
 

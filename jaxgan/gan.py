@@ -1,4 +1,23 @@
-"""GAN: the static description of a run (modules, losses, optimizers) built from a config, and its state init."""
+"""GAN: the static description of a run (modules, losses, optimizers, stabilizers) built from a config, and its
+state init.
+
+Stabilizer keys, all read with `config.get(key, default)` and off by default (old configs keep working):
+  penalty = ConfigDict(name, weight, interval)  gradient penalty on D: none | gp | dragan | r1 | r2; lazy every
+                                     `interval` D updates with weight × interval (see regularizers.py)
+  optim.d.clip = c                   WGAN weight clipping: D's params clipped to [−c, c] after every update (0 = off;
+                                     `optim.g.clip` likewise for G); pair with optim name "rmsprop" as in the paper
+  optim.*.name = "optimistic_adam"   optimistic Adam (Daskalakis et al.); keys lr, b1, b2, eps, alpha, beta
+  optim.*.lr_decay_steps = T         cosine decay of the rate to `lr_final_ratio`·lr (default 0) over T updates
+  sanitize_grads = True              non-finite gradient entries → 0 before the update; the `nonfinite` metric
+                                     still reports the step
+  ema_decay = β, ema_rampup = r      EMA of G with β_t = 0.5^(B / max(min(h, t·B·r), 1e-8)), h = B·ln½/ln β the
+                                     half-life in images, t the G step, B the global batch (StyleGAN2-ADA's ramp;
+                                     r = 0: constant β). β_0 = 0 so the EMA starts from G's current params.
+  augment = "translation,cutout,color"   DiffAugment on everything D sees, in D and G steps (augment.py)
+  pack = m                           PacGAN: D judges m samples concatenated along channels; the global batch must
+                                     divide by m × devices
+  model.mbstd = True                 minibatch-stddev feature in D (models mlp, mixture_mlp; models/ops.py)
+"""
 import dataclasses
 from typing import Any, Optional, Tuple
 
@@ -7,8 +26,11 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxgan import augment as augment_lib
 from jaxgan import losses
+from jaxgan import regularizers
 from jaxgan.models import get_model
+from jaxgan.models.ops import packed_shape
 from jaxgan.state import GANState
 
 
@@ -25,6 +47,28 @@ class GAN:
   ema_decay: float = 0.0
   skip_nonfinite: bool = False
   axis_name: Optional[str] = None
+  penalty: regularizers.Penalty = regularizers.Penalty()
+  d_clip: float = 0.0
+  g_clip: float = 0.0
+  sanitize_grads: bool = False
+  ema_rampup: float = 0.0
+  augment: Tuple[str, ...] = ()
+  pack: int = 1
+
+  @property
+  def use_ema(self) -> bool:
+    return self.ema_decay > 0
+
+  @property
+  def d_input_shape(self) -> Tuple[int, ...]:
+    """What D sees per example: the image, or m images stacked along channels under PacGAN packing."""
+    return packed_shape(self.image_shape, self.pack)
+
+  def check_batch(self, batch_size: int, n_devices: int = 1) -> None:
+    """A clear error when packing cannot split the global batch evenly over devices."""
+    if self.pack > 1 and batch_size % (self.pack * n_devices):
+      raise ValueError(f"batch_size {batch_size} does not divide by pack × devices = {self.pack} × {n_devices}; "
+                       f"use a multiple of {self.pack * n_devices}")
 
   def sample_latents(self, key, n: int):
     return jax.random.normal(key, (n, self.latent_dim), jnp.float32)
@@ -34,7 +78,15 @@ class GAN:
     return self.generator.apply({"params": g_params, **g_vars}, z, train=train)
 
 
-_OPTIMIZERS = ("adam", "rmsprop", "sgd")
+_OPTIMIZERS = ("adam", "rmsprop", "sgd", "optimistic_adam")
+
+
+def _schedule(cfg, lr: float):
+  """A constant rate, or a cosine decay to lr·lr_final_ratio over `lr_decay_steps` updates when that is > 0."""
+  steps = int(cfg.get("lr_decay_steps", 0))
+  if steps <= 0:
+    return lr
+  return optax.cosine_decay_schedule(lr, steps, alpha=float(cfg.get("lr_final_ratio", 0.0)))
 
 
 def make_optimizer(cfg) -> optax.GradientTransformation:
@@ -42,6 +94,11 @@ def make_optimizer(cfg) -> optax.GradientTransformation:
   lr = float(cfg.lr)
   if lr <= 0:
     raise ValueError(f"learning rate must be positive, got {lr}")
+  lr = _schedule(cfg, lr)
+  if name == "optimistic_adam":  # optimistic gradient: u_t = lr·(α·r_t + β·(r_t − r_{t−1})), r = Adam's m̂/√v̂
+    return optax.optimistic_adam_v2(lr, alpha=float(cfg.get("alpha", 1.0)), beta=float(cfg.get("beta", 1.0)),
+                                    b1=float(cfg.get("b1", 0.9)), b2=float(cfg.get("b2", 0.999)),
+                                    eps=float(cfg.get("eps", 1e-8)))
   if name == "adam":
     return optax.adam(lr, b1=float(cfg.get("b1", 0.9)), b2=float(cfg.get("b2", 0.999)), eps=float(cfg.get("eps", 1e-8)))
   if name == "rmsprop":
@@ -58,12 +115,26 @@ def build_gan(config, axis_name: Optional[str] = None) -> GAN:
   n_critic = int(config.get("n_critic", 1))
   if n_critic < 1:
     raise ValueError(f"n_critic must be >= 1, got {n_critic}")
+  image_shape = tuple(config.model.image_shape)
+  augment = augment_lib.parse(config.get("augment", ""))
+  if augment and len(image_shape) != 3:
+    raise ValueError(f"augment={config.augment!r} needs images (H, W, C); image_shape is {image_shape}")
+  pack = int(config.get("pack", 1))
+  if pack < 1:
+    raise ValueError(f"pack must be >= 1, got {pack}")
+  clip = lambda o: float(o.get("clip", 0.0) or 0.0)
+  ema_rampup = float(config.get("ema_rampup", 0.0) or 0.0)
+  if ema_rampup < 0:
+    raise ValueError(f"ema_rampup must be >= 0, got {ema_rampup}")
   return GAN(
       generator=g, discriminator=d, loss=losses.get_loss(config.loss.name),
       g_tx=make_optimizer(config.optim.g), d_tx=make_optimizer(config.optim.d),
       latent_dim=int(config.model.latent_dim), image_shape=tuple(config.model.image_shape),
       n_critic=n_critic, ema_decay=float(config.get("ema_decay", 0.0)),
-      skip_nonfinite=config.get("nonfinite", "stop") == "skip", axis_name=axis_name)
+      skip_nonfinite=config.get("nonfinite", "stop") == "skip", axis_name=axis_name,
+      penalty=regularizers.from_config(config.get("penalty", None)), d_clip=clip(config.optim.d),
+      g_clip=clip(config.optim.g), sanitize_grads=bool(config.get("sanitize_grads", False)),
+      ema_rampup=ema_rampup, augment=augment, pack=pack)
 
 
 def _split_vars(variables):
@@ -77,11 +148,11 @@ def init_state(gan: GAN, seed: int) -> GANState:
   key = jax.random.key(seed)
   k_g, k_d, k_run = jax.random.split(key, 3)
   z = jnp.zeros((2, gan.latent_dim), jnp.float32)
-  x = jnp.zeros((2,) + gan.image_shape, jnp.float32)
+  x = jnp.zeros((2,) + gan.d_input_shape, jnp.float32)
   # train=False: BatchNorm then needs no cross-device axis, so init works outside the device mesh.
   g_params, g_vars = _split_vars(gan.generator.init({"params": k_g}, z, train=False))
   d_params, d_vars = _split_vars(gan.discriminator.init({"params": k_d}, x, train=False))
-  ema = jax.tree.map(jnp.copy, g_params) if gan.ema_decay > 0 else None
+  ema = jax.tree.map(jnp.copy, g_params) if gan.use_ema else None
   return GANState(step=jnp.zeros((), jnp.int32), rng=jax.random.key_data(k_run), g_params=g_params, d_params=d_params,
                   g_vars=g_vars, d_vars=d_vars, g_opt_state=gan.g_tx.init(g_params),
                   d_opt_state=gan.d_tx.init(d_params), ema_params=ema)

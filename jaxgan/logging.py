@@ -448,3 +448,19 @@ def _isatty(stream: Any) -> bool:
     return bool(stream.isatty())
   except (AttributeError, ValueError):
     return False
+
+
+def save_points_plot(points: Any, path: str | os.PathLike, title: str | None = None) -> None:
+  """Scatter plot PNG of 2-D samples (the picture of a 2-D mixture run)."""
+  from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
+  from matplotlib.figure import Figure  # noqa: PLC0415
+  pts = np.asarray(points, np.float32).reshape(-1, 2)
+  fig = Figure(figsize=(4, 4), dpi=100)
+  FigureCanvasAgg(fig)
+  ax = fig.add_subplot(1, 1, 1)
+  ax.scatter(pts[:, 0], pts[:, 1], s=2, alpha=0.5)
+  ax.set_aspect("equal")
+  if title:
+    ax.set_title(title)
+  fig.tight_layout()
+  fig.savefig(os.fspath(path))

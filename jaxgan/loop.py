@@ -18,7 +18,9 @@ from jaxgan.parallel import AXIS, check_batch
 
 
 def to_float(images_uint8):
-  """uint8 [0, 255] → float32 [-1, 1]."""
+  """uint8 [0, 255] → float32 [-1, 1]; float data (e.g. 2-D mixture points) is taken as is, in float32."""
+  if jnp.issubdtype(images_uint8.dtype, jnp.floating):
+    return images_uint8.astype(jnp.float32)
   return images_uint8.astype(jnp.float32) * (1.0 / 127.5) - 1.0
 
 

@@ -4,6 +4,10 @@ Nothing here knows about devices except through `gan.axis_name`: when it is set,
 program of a data-parallel map (`jax.shard_map`), gradients, batch statistics and metrics are averaged with
 `lax.pmean`, and random draws are made for the *global* batch and sliced per device, so a global batch gives the
 same result on 1 or N devices. All randomness comes from `fold_in(state.rng, state.step)`.
+
+D sees `_d_view(x)`: DiffAugment (when `gan.augment`), then PacGAN packing (when `gan.pack` > 1), in the D step,
+the G step and inside gradient penalties (penalties differentiate D∘view with respect to the un-augmented
+samples, as StyleGAN2-ADA does). The D loss gains weight·interval·penalty on every `interval`-th D update.
 """
 from typing import Dict, Tuple
 
@@ -12,7 +16,9 @@ import jax.numpy as jnp
 import optax
 from jax import lax
 
+from jaxgan import augment as augment_lib
 from jaxgan.gan import GAN
+from jaxgan.models import ops
 from jaxgan.state import GANState, step_key
 
 Metrics = Dict[str, jax.Array]
@@ -49,10 +55,25 @@ def _all_finite(tree) -> jax.Array:
   return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
 
 
-def _apply_update(tx, grads, opt_state, params, skip_nonfinite: bool, loss):
+def sanitize(tree):
+  """Non-finite entries → 0."""
+  return jax.tree.map(lambda g: jnp.where(jnp.isfinite(g), g, jnp.zeros_like(g)), tree)
+
+
+def clip_params(params, c: float):
+  """WGAN weight clipping: every parameter entry into [−c, c]."""
+  return jax.tree.map(lambda p: jnp.clip(p, -c, c), params)
+
+
+def _apply_update(tx, grads, opt_state, params, skip_nonfinite: bool, loss, sanitize_grads: bool = False,
+                  clip: float = 0.0):
+  finite = jnp.logical_and(_all_finite(grads), jnp.isfinite(loss))  # flagged even when sanitized below
+  if sanitize_grads:
+    grads = sanitize(grads)
   updates, new_opt = tx.update(grads, opt_state, params)
   new_params = optax.apply_updates(params, updates)
-  finite = jnp.logical_and(_all_finite(grads), jnp.isfinite(loss))
+  if clip > 0:
+    new_params = clip_params(new_params, clip)
   if skip_nonfinite:  # keep the last good parameters and optimizer moments
     pick = lambda new, old: jnp.where(finite, new, old)
     new_params = jax.tree.map(pick, new_params, params)
@@ -60,64 +81,128 @@ def _apply_update(tx, grads, opt_state, params, skip_nonfinite: bool, loss):
   return new_params, new_opt, finite
 
 
-def d_step(gan: GAN, state: GANState, real, key) -> Tuple[GANState, Metrics]:
-  """One discriminator update on a local real batch and freshly generated fakes."""
+def _check_pack(gan: GAN, local: int) -> None:
+  if local % gan.pack:
+    n = _n_devices(gan)
+    raise ValueError(f"batch_size {local * n} does not divide by pack × devices = {gan.pack} × {n}; "
+                     f"use a multiple of {gan.pack * n}")
+
+
+def _d_view(gan: GAN, x, key):
+  """What D sees of a local batch: DiffAugment with global draws, then PacGAN packing."""
+  if gan.augment:
+    x = augment_lib.diff_augment(key, x, gan.augment, gan.axis_name)
+  return ops.pack(x, gan.pack)
+
+
+def _d_apply(gan: GAN, d_vars, mutable: bool):
+  """(d_params, d_input) -> logits, or (logits, new d_vars) when `mutable` and D has mutable collections."""
+  def apply(d_params, x):
+    variables = {"params": d_params, **d_vars}
+    if d_vars:
+      out, new_vars = gan.discriminator.apply(variables, x, train=True, mutable=list(d_vars))
+      return (out, new_vars) if mutable else out
+    out = gan.discriminator.apply(variables, x, train=True)
+    return (out, d_vars) if mutable else out
+  return apply
+
+
+def _penalty(gan: GAN, d_params, d_vars, real, fake, key, d_count):
+  """The unweighted penalty on this D update (0 on the updates a lazy interval skips)."""
+  k_pen, k_aug = jax.random.split(key)
+  apply = _d_apply(gan, d_vars, mutable=False)  # batch-statistics updates of penalty passes are dropped
+  d_of_samples = lambda p, x: apply(p, _d_view(gan, x, k_aug))
+  fn = lambda: gan.penalty.fn(d_of_samples, d_params, real, fake, k_pen, pack=gan.pack,
+                              axis_name=gan.axis_name).astype(jnp.float32)
+  if gan.penalty.interval == 1:
+    return fn()
+  zero = jnp.zeros((), jnp.float32)
+  if gan.axis_name is not None:  # both branches must carry the same device-varying type
+    zero = lax.pcast(zero, gan.axis_name, to="varying")
+  return lax.cond(d_count % gan.penalty.interval == 0, fn, lambda: zero)
+
+
+def d_step(gan: GAN, state: GANState, real, key, d_count=None) -> Tuple[GANState, Metrics]:
+  """One discriminator update on a local real batch and freshly generated fakes. `d_count`: the index of this D
+  update in the run (for lazy penalties), default step × n_critic."""
   b = real.shape[0]
+  _check_pack(gan, b)
+  if d_count is None:
+    d_count = state.step * gan.n_critic
   z = local_latents(gan, key, b)
+  k_aug_real, k_aug_fake, k_pen = (jax.random.fold_in(key, i) for i in (1, 2, 3))
   fake, g_vars = gan.generator.apply({"params": state.g_params, **state.g_vars}, z, train=True,
                                      mutable=list(state.g_vars))
-  fake = lax.stop_gradient(fake)
+  fake = lax.stop_gradient(fake).astype(real.dtype)
+  real_in, fake_in = _d_view(gan, real, k_aug_real), _d_view(gan, fake, k_aug_fake)
+  n = real_in.shape[0]
   joint = not state.d_vars  # no batch statistics: one D pass over real and fake together is exact and faster
 
   def loss_fn(d_params):
-    variables = {"params": d_params, **state.d_vars}
-    mutable = list(state.d_vars)
     if joint:
-      logits = gan.discriminator.apply(variables, jnp.concatenate([real, fake.astype(real.dtype)]), train=True)
-      real_logits, fake_logits, d_vars = logits[:b], logits[b:], state.d_vars
+      logits = _d_apply(gan, state.d_vars, False)(d_params, jnp.concatenate([real_in, fake_in]))
+      real_logits, fake_logits, d_vars = logits[:n], logits[n:], state.d_vars
     else:  # as PyTorch code does: separate passes, so each batch is normalised by its own statistics
-      real_logits, d_vars = gan.discriminator.apply(variables, real, train=True, mutable=mutable)
-      fake_logits, d_vars = gan.discriminator.apply({"params": d_params, **d_vars}, fake, train=True,
-                                                    mutable=mutable)
+      real_logits, d_vars = _d_apply(gan, state.d_vars, True)(d_params, real_in)
+      fake_logits, d_vars = _d_apply(gan, d_vars, True)(d_params, fake_in)
     loss = gan.loss.d(real_logits, fake_logits)
-    return loss, (d_vars, real_logits, fake_logits)
+    pen = jnp.zeros((), jnp.float32)
+    total = loss
+    if gan.penalty.enabled:
+      pen = _penalty(gan, d_params, state.d_vars, real, fake, k_pen, d_count)
+      total = loss + (gan.penalty.weight * gan.penalty.interval) * pen
+    return total, (d_vars, real_logits, fake_logits, loss, pen)
 
-  (loss, (d_vars, real_logits, fake_logits)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+  (total, (d_vars, real_logits, fake_logits, loss, pen)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
       _varying(gan, state.d_params))
-  grads, loss = _pmean(gan, (grads, loss))
+  grads, total = _pmean(gan, (grads, total))
   d_params, d_opt, finite = _apply_update(gan.d_tx, grads, state.d_opt_state, state.d_params,
-                                          gan.skip_nonfinite, loss)
-  metrics = _pmean(gan, {
+                                          gan.skip_nonfinite, total, gan.sanitize_grads, gan.d_clip)
+  metrics = {
       "d_loss": loss,
       "d_real": jnp.mean(jax.nn.sigmoid(real_logits.astype(jnp.float32))),
       "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits.astype(jnp.float32))),
-  })
+  }
+  if gan.penalty.enabled:
+    metrics["d_penalty"] = pen
+  metrics = _pmean(gan, metrics)
   metrics["nonfinite"] = 1.0 - finite.astype(jnp.float32)
   return state.replace(d_params=d_params, d_vars=d_vars, d_opt_state=d_opt, g_vars=g_vars), metrics
 
 
+def ema_beta(gan: GAN, step, global_batch: int):
+  """This G step's EMA decay: `ema_decay`, or with `ema_rampup` r > 0 StyleGAN2-ADA's ramped half-life
+  β_t = 0.5^(B / max(min(h, t·B·r), 1e-8)), h = B·ln½ / ln(ema_decay) images."""
+  if gan.ema_rampup <= 0:
+    return jnp.float32(gan.ema_decay)
+  b = float(global_batch)
+  half_life = b * jnp.log(0.5) / jnp.log(jnp.float32(gan.ema_decay))
+  ramped = jnp.minimum(half_life, step.astype(jnp.float32) * b * gan.ema_rampup)
+  return jnp.power(0.5, b / jnp.maximum(ramped, 1e-8)).astype(jnp.float32)
+
+
 def g_step(gan: GAN, state: GANState, local_batch: int, key) -> Tuple[GANState, Metrics]:
   """One generator update; D's batch statistics are used but not updated."""
+  _check_pack(gan, local_batch)
   z = local_latents(gan, key, local_batch)
+  d_apply = _d_apply(gan, state.d_vars, mutable=False)
+  k_aug = jax.random.fold_in(key, 1)
 
   def loss_fn(g_params):
     fake, g_vars = gan.generator.apply({"params": g_params, **state.g_vars}, z, train=True,
                                        mutable=list(state.g_vars))
-    d_in = {"params": state.d_params, **state.d_vars}
-    if state.d_vars:
-      logits, _ = gan.discriminator.apply(d_in, fake, train=True, mutable=list(state.d_vars))
-    else:
-      logits = gan.discriminator.apply(d_in, fake, train=True)
+    logits = d_apply(state.d_params, _d_view(gan, fake, k_aug))
     return gan.loss.g(logits), g_vars
 
   (loss, g_vars), grads = jax.value_and_grad(loss_fn, has_aux=True)(
       _varying(gan, state.g_params))
   grads, loss = _pmean(gan, (grads, loss))
   g_params, g_opt, finite = _apply_update(gan.g_tx, grads, state.g_opt_state, state.g_params,
-                                          gan.skip_nonfinite, loss)
+                                          gan.skip_nonfinite, loss, gan.sanitize_grads, gan.g_clip)
   ema = state.ema_params
   if ema is not None:
-    ema = optax.incremental_update(g_params, ema, step_size=1.0 - gan.ema_decay)
+    beta = ema_beta(gan, state.step, local_batch * _n_devices(gan))
+    ema = optax.incremental_update(g_params, ema, step_size=1.0 - beta)
   new = state.replace(g_params=g_params, g_vars=g_vars, g_opt_state=g_opt, ema_params=ema)
   return new, {"g_loss": loss, "nonfinite": 1.0 - finite.astype(jnp.float32)}
 
@@ -131,7 +216,7 @@ def train_step(gan: GAN, state: GANState, real) -> Tuple[GANState, Metrics]:
   nonfinite = jnp.zeros((), jnp.float32)
   d_metrics = None
   for i in range(gan.n_critic):  # n_critic is small and static; unrolled
-    state, d_metrics = d_step(gan, state, reals[i], d_keys[i])
+    state, d_metrics = d_step(gan, state, reals[i], d_keys[i], d_count=state.step * gan.n_critic + i)
     nonfinite = jnp.maximum(nonfinite, d_metrics.pop("nonfinite"))
   state, g_metrics = g_step(gan, state, reals.shape[1], jax.random.fold_in(key, 1))
   metrics = {**d_metrics, "g_loss": g_metrics["g_loss"],

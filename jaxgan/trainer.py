@@ -52,7 +52,8 @@ def fingerprint(config) -> str:
   return ckpt_lib.config_fingerprint({
       "model": config.model.to_dict(), "g_opt": config.optim.g.get("name", "adam"),
       "d_opt": config.optim.d.get("name", "adam"), "ema": float(config.get("ema_decay", 0.0)) > 0,
-      "extra": config.get("structure", None)})
+      "pack": int(config.get("pack", 1)), "lr_decay": [int(config.optim[n].get("lr_decay_steps", 0) or 0) > 0
+                                                       for n in ("g", "d")]})
 
 
 def choose_k(config, backend: str) -> tuple[int, int]:
@@ -82,6 +83,7 @@ class Trainer:
     self.mesh = make_mesh(devices)
     self.local_batch = check_batch(config.batch_size, self.mesh)
     self.gan: GAN = build_gan(config, "data")
+    self.gan.check_batch(int(config.batch_size), self.mesh.size)
     self.data = data_lib.load(config.data)
     data_lib.check_shape(self.data, self.gan.image_shape)
     self.backend = jax.default_backend()
@@ -152,11 +154,17 @@ class Trainer:
     if "generate" not in self._fns:  # compiled once per run, not at every sample grid
       self._fns["generate"] = jax.jit(self.gan.generate)
     gen = self._fns["generate"]
-    images = gen(self.state.g_params, self.state.g_vars, z)
-    log_lib.save_image_grid(np.asarray(images), os.path.join(self.workdir, "samples", f"step_{step:07d}.png"))
-    if self.state.ema_params is not None:
-      ema = gen(self.state.ema_params, self.state.g_vars, z)
-      log_lib.save_image_grid(np.asarray(ema), os.path.join(self.workdir, "samples", f"ema_step_{step:07d}.png"))
+    z = self.gan.sample_latents(jax.random.key(int(self.config.seed) + 10_000), 1000) if len(
+        self.gan.image_shape) == 1 else z  # 2-D points: a scatter of 1,000 samples says more than 64
+    for tag, params in (("", self.state.g_params), ("ema_", self.state.ema_params)):
+      if params is None:
+        continue
+      x = np.asarray(gen(params, self.state.g_vars, z))
+      path = os.path.join(self.workdir, "samples", f"{tag}step_{step:07d}.png")
+      if x.ndim == 2:
+        log_lib.save_points_plot(x, path, title=f"{tag}step {step}")
+      else:
+        log_lib.save_image_grid(x, path)
     log_lib.plot_losses(os.path.join(self.workdir, log_lib.METRICS_FILE), os.path.join(self.workdir, "losses.png"))
 
   def evaluate(self, step: int, writer) -> dict:
@@ -231,7 +239,7 @@ class Trainer:
           chunk = next(stream) if stream is not None else data_arg
         new_state, metrics = self._fn(k)(self.state, chunk)
         metrics = jax.device_get(metrics)
-        bad = _nonfinite(metrics, self.gan.skip_nonfinite)
+        bad = _nonfinite(metrics, self.gan.skip_nonfinite or self.gan.sanitize_grads)
         if bad:
           stopped = "nonfinite"
           self._log(f"error: non-finite {bad} between steps {step + 1} and {step + k}; stopped without saving. "
@@ -271,7 +279,8 @@ class Trainer:
 
 
 def _nonfinite(metrics, skipping: bool) -> str:
-  """Names the first non-finite quantity, '' when all is well. With skipping on, skipped updates are fine."""
+  """Names the first non-finite quantity, '' when all is well. With skipping (or sanitizing) on, flagged updates
+  are expected and fine."""
   for key in ("d_loss", "g_loss"):
     if not np.all(np.isfinite(metrics[key])) and not skipping:
       return key

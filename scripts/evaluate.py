@@ -108,9 +108,8 @@ def main(argv):
       raise UsageError(f"unknown --dataset {_DATASET.value!r}; use ring8 or grid25")
     result = run_metric(_METRIC.value, dataset=_DATASET.value, **samples)
   except UsageError as e:
-    print(f"evaluate.py: error: {e}", file=sys.stderr)
-    sys.stderr.flush()
-    os._exit(2)  # skip interpreter teardown: orbax threads print noise after a failed checkpoint read
+    from jaxgan.cli import fail  # pylint: disable=g-import-not-at-top
+    fail(str(e))  # one line, exit 2, no orbax thread noise after a failed checkpoint read
   print(json.dumps(result) if _JSON.value else format_report(result))
 
 

@@ -41,7 +41,7 @@ def main(argv):
   if key == "images":
     log_lib.save_image_grid(x[:64], png)
   else:
-    log_lib.save_points_plot(x, png) if hasattr(log_lib, "save_points_plot") else None
+    log_lib.save_points_plot(x, png)
   print(f"wrote {len(x)} {key} from step {run.step} to {out}" + (f" and {png}" if os.path.exists(png) else ""))
 
 

@@ -29,7 +29,7 @@ class ImageData:
 
   @property
   def nbytes(self) -> int:
-    return self.num * int(np.prod(self.shape))
+    return self.num * int(np.prod(self.shape)) * (self.images.dtype.itemsize if self.images is not None else 1)
 
 
 def _from_array(name, images, labels=None) -> ImageData:
@@ -39,6 +39,17 @@ def _from_array(name, images, labels=None) -> ImageData:
 
 def load(data_cfg, resident_max_bytes: int = RESIDENT_MAX_BYTES) -> ImageData:
   name = str(data_cfg.name)
+  if name.startswith("mixture:"):
+    import jax
+    from jaxgan.data.mixtures import sample_mixture
+    num = int(data_cfg.get("num", 100_000))
+    if num <= 0:
+      raise DataError(f"config.data.num must be positive, got {num}")
+    try:  # a fixed draw of float32 points, seeded independently of the run's seed
+      points = sample_mixture(jax.random.key(int(data_cfg.get("seed", 0))), num, name[8:])
+    except (ValueError, KeyError) as e:
+      raise DataError(f"unknown mixture {name[8:]!r}: {e}") from None
+    return _from_array(name, np.asarray(points, np.float32))
   if name == "mnist_offline":
     from jaxgan.data.embedded import load_mnist_5k
     try:
@@ -80,8 +91,7 @@ def load(data_cfg, resident_max_bytes: int = RESIDENT_MAX_BYTES) -> ImageData:
 
 def check_shape(data: ImageData, image_shape) -> None:
   if tuple(data.shape) != tuple(image_shape):
-    h, w, c = data.shape
-    raise DataError(f"dataset {data.name} has images {h}x{w}x{c} but the model takes "
+    raise DataError(f"dataset {data.name} has images {'x'.join(map(str, data.shape))} but the model takes "
                     f"{'x'.join(map(str, image_shape))}; set --config.model.image_shape or pick another model")
 
 

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgan.models import register
+from jaxgan.models.ops import minibatch_stddev
 
 
 def _torch_uniform(fan_in_axis: int = 0):
@@ -54,6 +55,8 @@ class MLPGenerator(nn.Module):
 
 class MLPDiscriminator(nn.Module):
   hidden: Sequence[int] = (1024, 512, 256)
+  mbstd: bool = False   # minibatch-stddev feature before the output layer (models/ops.py)
+  mbstd_group: int = 4
   dtype: Any = jnp.float32
 
   @nn.compact
@@ -61,16 +64,20 @@ class MLPDiscriminator(nn.Module):
     h = x_BxHxWxC.reshape((x_BxHxWxC.shape[0], -1))
     for width in self.hidden:
       h = nn.leaky_relu(TorchDense(width, self.dtype)(h), 0.2)
+    if self.mbstd:
+      h = minibatch_stddev(h, self.mbstd_group)
     return TorchDense(1, self.dtype)(h)[:, 0].astype(jnp.float32)
 
 
 @register("mlp")
 def build(cfg, axis_name=None):
-  """The original MLP G/D; `width` scales every hidden layer (1 = the original 256/512/1024)."""
+  """The original MLP G/D; `width` scales every hidden layer (1 = the original 256/512/1024); `mbstd` adds a
+  minibatch-stddev feature to D (off in the original)."""
   del axis_name  # no batch statistics
   width = float(cfg.get("width", 1))
   dtype = jnp.dtype(cfg.get("dtype", "float32"))
   scale = lambda ws: tuple(max(1, int(round(w * width))) for w in ws)
   g = MLPGenerator(image_shape=tuple(cfg.image_shape), hidden=scale((256, 512, 1024)), dtype=dtype)
-  d = MLPDiscriminator(hidden=scale((1024, 512, 256)), dtype=dtype)
+  d = MLPDiscriminator(hidden=scale((1024, 512, 256)), mbstd=bool(cfg.get("mbstd", False)),
+                       mbstd_group=int(cfg.get("mbstd_group", 4)), dtype=dtype)
   return g, d
