@@ -4,20 +4,20 @@
 
 A Radford-style DCGAN at half width (conv G with BatchNorm, conv D), Adam 5e-4 β=(0.5, 0.999) for both nets
 (2.5× the classic 2e-4: measured to reach a given judge distance in fewer steps here), an EMA generator, and
-3,000 steps of batch 64. On XLA:CPU the loop runs 4 fully unrolled steps per call (see README "Speed").
+2,000 steps of batch 64 (≈ 480 img/s on an idle 2-core CPU: under 5 minutes with compilation). On XLA:CPU the loop runs 4 fully unrolled steps per call (see README "Speed").
 """
 from jaxgan.configs import base
 
 
 def get_config():
   c = base.get_config()
-  c.steps = 3_000
+  c.steps = 2_000
   c.checkpoint_every = 500
   c.sample_every = 500
   c.model.name = "dcgan"
   c.model.latent_dim = 100
   c.model.width = 0.5
-  c.ema_decay = 0.995
+  c.ema_decay = 0.99
   c.optim.g.lr = 5e-4
   c.optim.d.lr = 5e-4
   return c
