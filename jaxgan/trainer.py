@@ -5,6 +5,7 @@ Workdir layout: config.json, metrics.jsonl, tb/ (TensorBoard), samples/*.png, lo
 """
 import json
 import os
+import shutil
 import signal
 import time
 from typing import Optional
@@ -191,7 +192,6 @@ class Trainer:
       best = self.best_ckpt.read_meta().get("best_value") if self.best_ckpt.latest_step() is not None else None
       if best is None or value < best:
         for old in self.best_ckpt.all_steps():
-          import shutil
           shutil.rmtree(os.path.join(self.best_ckpt.directory, str(old)), ignore_errors=True)
         self.best_ckpt.save(step, self.state, {**self._meta(), "best_value": value, "best_key": self.best_key})
     return scalars
@@ -272,7 +272,7 @@ class Trainer:
     finally:
       for s, h in old.items():
         signal.signal(s, h)
-      bar.close() if hasattr(bar, "close") else None
+      bar.close()
       writer.close()
       self.ckpt.wait()
     return {"step": step, "stopped": stopped, **summary}
