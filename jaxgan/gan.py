@@ -17,6 +17,13 @@ Stabilizer keys, all read with `config.get(key, default)` and off by default (ol
   pack = m                           PacGAN: D judges m samples concatenated along channels; the global batch must
                                      divide by m × devices
   model.mbstd = True                 minibatch-stddev feature in D (models mlp, mixture_mlp; models/ops.py)
+
+Class-conditional GANs: `model.num_classes = C` (> 0) makes G(z, y) and D(x, y) take int labels y ∈ [0, C) from a
+labelled dataset. Fakes in the D and G steps use the labels of the real batch (so the class mix matches the data
+and a penalty's real/fake interpolates share a label); sampling uses balanced labels (i mod C) or a chosen class.
+`model.cond_d` picks how D uses y: "projection" (Miyato & Koyama 2018; D returns logits [B]) or "acgan" (Odena et
+al. 2017; D returns [B, 1 + C]: the real/fake logit, then class logits; both nets add `aux_weight` × the class
+cross-entropy of their samples, D on real and fake).
 """
 import dataclasses
 from typing import Any, Optional, Tuple
@@ -54,6 +61,46 @@ class GAN:
   ema_rampup: float = 0.0
   augment: Tuple[str, ...] = ()
   pack: int = 1
+  num_classes: int = 0
+  aux_classes: int = 0      # = num_classes for an auxiliary-classifier D, else 0
+  aux_weight: float = 1.0
+
+  @property
+  def conditional(self) -> bool:
+    return self.num_classes > 0
+
+  def _cond(self, labels):
+    """The labels keyword for the modules: {} for an unconditional GAN (its modules take no labels)."""
+    if not self.conditional:
+      return {}
+    if labels is None:
+      raise ValueError(f"this GAN is class-conditional (num_classes={self.num_classes}); pass labels")
+    return {"labels": labels}
+
+  def g_apply(self, variables, z, labels=None, **kw):
+    return self.generator.apply(variables, z, **self._cond(labels), **kw)
+
+  def d_apply(self, variables, x, labels=None, **kw):
+    """D's raw output: logits [B], or [B, 1 + C] for an auxiliary-classifier D."""
+    return self.discriminator.apply(variables, x, **self._cond(labels), **kw)
+
+  def split_logits(self, out):
+    """(real/fake logits [B], class logits [B, C] or None)."""
+    if self.aux_classes:
+      return out[:, 0], out[:, 1:]
+    return out, None
+
+  def balanced_labels(self, n: int, label: Optional[int] = None):
+    """Sampling labels: i mod C for i < n (every class equally often), or all `label`; None when unconditional."""
+    if not self.conditional:
+      if label is not None:
+        raise ValueError("this run is not class-conditional (model.num_classes = 0); drop the class")
+      return None
+    if label is None:
+      return jnp.arange(n, dtype=jnp.int32) % self.num_classes
+    if not 0 <= int(label) < self.num_classes:
+      raise ValueError(f"class {label} is out of range; this run has classes 0..{self.num_classes - 1}")
+    return jnp.full((n,), int(label), jnp.int32)
 
   @property
   def use_ema(self) -> bool:
@@ -73,9 +120,9 @@ class GAN:
   def sample_latents(self, key, n: int):
     return jax.random.normal(key, (n, self.latent_dim), jnp.float32)
 
-  def generate(self, g_params, g_vars, z, train: bool = False):
-    """G(z) in inference mode (BatchNorm running averages); float32 NHWC images in [-1, 1]."""
-    return self.generator.apply({"params": g_params, **g_vars}, z, train=train)
+  def generate(self, g_params, g_vars, z, labels=None, train: bool = False):
+    """G(z[, labels]) in inference mode (BatchNorm running averages); float32 NHWC images in [-1, 1]."""
+    return self.g_apply({"params": g_params, **g_vars}, z, labels, train=train)
 
 
 _OPTIMIZERS = ("adam", "rmsprop", "sgd", "optimistic_adam")
@@ -126,6 +173,14 @@ def build_gan(config, axis_name: Optional[str] = None) -> GAN:
   ema_rampup = float(config.get("ema_rampup", 0.0) or 0.0)
   if ema_rampup < 0:
     raise ValueError(f"ema_rampup must be >= 0, got {ema_rampup}")
+  num_classes = int(config.model.get("num_classes", 0) or 0)
+  cond_d = str(config.model.get("cond_d", "projection"))
+  if num_classes < 0:
+    raise ValueError(f"model.num_classes must be >= 0, got {num_classes}")
+  if cond_d not in ("projection", "acgan"):
+    raise ValueError(f"model.cond_d must be 'projection' or 'acgan', got {cond_d!r}")
+  if num_classes and pack > 1:
+    raise ValueError("PacGAN packing (pack > 1) and class-conditional models (num_classes > 0) do not combine")
   return GAN(
       generator=g, discriminator=d, loss=losses.get_loss(config.loss.name),
       g_tx=make_optimizer(config.optim.g), d_tx=make_optimizer(config.optim.d),
@@ -134,7 +189,8 @@ def build_gan(config, axis_name: Optional[str] = None) -> GAN:
       skip_nonfinite=config.get("nonfinite", "stop") == "skip", axis_name=axis_name,
       penalty=regularizers.from_config(config.get("penalty", None)), d_clip=clip(config.optim.d),
       g_clip=clip(config.optim.g), sanitize_grads=bool(config.get("sanitize_grads", False)),
-      ema_rampup=ema_rampup, augment=augment, pack=pack)
+      ema_rampup=ema_rampup, augment=augment, pack=pack, num_classes=num_classes,
+      aux_classes=num_classes if cond_d == "acgan" else 0, aux_weight=float(config.get("aux_weight", 1.0)))
 
 
 def _split_vars(variables):
@@ -150,8 +206,9 @@ def init_state(gan: GAN, seed: int) -> GANState:
   z = jnp.zeros((2, gan.latent_dim), jnp.float32)
   x = jnp.zeros((2,) + gan.d_input_shape, jnp.float32)
   # train=False: BatchNorm then needs no cross-device axis, so init works outside the device mesh.
-  g_params, g_vars = _split_vars(gan.generator.init({"params": k_g}, z, train=False))
-  d_params, d_vars = _split_vars(gan.discriminator.init({"params": k_d}, x, train=False))
+  y = gan.balanced_labels(2)
+  g_params, g_vars = _split_vars(gan.generator.init({"params": k_g}, z, **gan._cond(y), train=False))
+  d_params, d_vars = _split_vars(gan.discriminator.init({"params": k_d}, x, **gan._cond(y), train=False))
   ema = jax.tree.map(jnp.copy, g_params) if gan.use_ema else None
   return GANState(step=jnp.zeros((), jnp.int32), rng=jax.random.key_data(k_run), g_params=g_params, d_params=d_params,
                   g_vars=g_vars, d_vars=d_vars, g_opt_state=gan.g_tx.init(g_params),

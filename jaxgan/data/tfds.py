@@ -43,14 +43,27 @@ def image_key(source) -> str:
   raise ValueError(f"TFDS dataset has no image feature (features: {sorted(first)})")
 
 
-def read_all(source, key: str, progress: bool = True) -> np.ndarray:
+def label_key(source):
+  """The integer class-label feature ('label'), or None when the dataset has none."""
+  first = source[0]
+  if "label" in first and np.asarray(first["label"]).ndim == 0:
+    return "label"
+  return None
+
+
+def read_all(source, key: str, progress: bool = True, label_key=None):
+  """(images, labels or None): the whole split in host memory."""
   from tqdm.auto import tqdm
   n = len(source)
   first = np.asarray(source[0][key])
   out = np.empty((n,) + first.shape, first.dtype)
+  labels = None if label_key is None else np.empty((n,), np.int32)
   for i in tqdm(range(n), desc="reading TFDS", disable=not progress or n < 5000, mininterval=1.0):
-    out[i] = source[i][key]
-  return out
+    ex = source[i]
+    out[i] = ex[key]
+    if labels is not None:
+      labels[i] = ex[label_key]
+  return out, labels
 
 
 def read_indices(source, key: str, idx: np.ndarray) -> np.ndarray:

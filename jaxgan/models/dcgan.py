@@ -6,6 +6,8 @@ Two registered families:
   dcgan    Radford et al. 2016 style for 28, 32 and 64-pixel images, 1 or 3 channels: 64 channels at the
            highest-resolution conv (torch dcgan's ngf/ndf), doubled at every halving of resolution.
 `width` (float, default 1 = the sizes above) scales every hidden layer of both, as in the `mlp` family.
+`dcgan` is class-conditional with cfg `num_classes` > 0: conditional BatchNorm in G, a projection (or, with
+`cond_d="acgan"`, auxiliary-classifier) head on D (models/conditional.py).
 
 BatchNorm follows PyTorch: momentum 0.9 in flax terms (torch 0.1), eps 1e-5; statistics in "batch_stats", averaged
 over `axis_name` when given. Layers compute in `dtype`; parameters stay float32; outputs are float32.
@@ -19,6 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxgan.models import register
+from jaxgan.models.conditional import ConditionalBatchNorm, DiscriminatorHead, check_cond, require_labels
 from jaxgan.models.layers import Conv2xDown, ConvTranspose2x
 
 Array = jax.Array
@@ -87,13 +90,19 @@ class DCGANGenerator(nn.Module):
   dtype: Any = jnp.float32
   axis_name: Optional[str] = None
   up_method: str = "auto"
+  num_classes: int = 0  # > 0: conditional BatchNorm (γ, β per class) everywhere
 
   @nn.compact
-  def __call__(self, z_BxZ: Array, train: bool = True) -> Array:
+  def __call__(self, z_BxZ: Array, labels: Optional[Array] = None, train: bool = True) -> Array:
+    require_labels(labels, self.num_classes, z_BxZ.shape[0])
     size, _, channels = self.image_shape
     start = _DCGAN_START[size]
     n_up = (size // start).bit_length() - 1
-    bn = lambda: _bn(train, self.axis_name, self.dtype)
+    if self.num_classes:
+      bn = lambda: (lambda x: ConditionalBatchNorm(self.num_classes, not train, 0.9, 1e-5, self.axis_name,
+                                                   self.dtype)(x, labels))
+    else:
+      bn = lambda: _bn(train, self.axis_name, self.dtype)
     feats = [_scale(64 * 2 ** i, self.width) for i in reversed(range(n_up))]  # e.g. 512, 256, 128, 64
     x = nn.relu(bn()(nn.Dense(start * start * feats[0], dtype=self.dtype)(z_BxZ)))
     x = x.reshape(x.shape[0], start, start, feats[0])
@@ -110,9 +119,13 @@ class DCGANDiscriminator(nn.Module):
   dtype: Any = jnp.float32
   axis_name: Optional[str] = None
   down_method: str = "lax"
+  num_classes: int = 0
+  cond_d: str = "projection"  # with num_classes > 0: projection → logits [B]; acgan → [B, 1 + C]
 
   @nn.compact
-  def __call__(self, x_BxHxWxC: Array, train: bool = True) -> Array:
+  def __call__(self, x_BxHxWxC: Array, labels: Optional[Array] = None, train: bool = True) -> Array:
+    if self.cond_d == "projection":
+      require_labels(labels, self.num_classes, x_BxHxWxC.shape[0])
     size = self.image_shape[0]
     n_down = (size // _DCGAN_START[size]).bit_length() - 1
     c = lambda n: _scale(n, self.width)
@@ -121,6 +134,8 @@ class DCGANDiscriminator(nn.Module):
       x = Conv2xDown(c(64 * 2 ** i), dtype=self.dtype, method=self.down_method)(x)
       x = _lrelu(_bn(train, self.axis_name, self.dtype)(x))
     x = x.reshape(x.shape[0], -1)
+    if self.num_classes:
+      return DiscriminatorHead(self.num_classes, self.cond_d, self.dtype)(x, labels)
     return nn.Dense(1, dtype=self.dtype)(x).astype(jnp.float32)[:, 0]
 
 
@@ -145,6 +160,8 @@ def _common(cfg, supported: Sequence[int], family: str):
 def build_dcgan28(cfg, axis_name: Optional[str] = None):
   """The PyTorch peer's 28x28 DCGAN (at width 1; its z size is whatever `latent_dim` the engine samples, 64)."""
   shape, width, dtype, m = _common(cfg, (28,), "dcgan28")
+  if check_cond(cfg, "dcgan28")[0]:
+    raise ValueError("dcgan28 mirrors the unconditional PyTorch peer; use model.name='dcgan' for num_classes > 0")
   return (DCGAN28Generator(shape[2], width, dtype, axis_name, m["up_method"]),
           DCGAN28Discriminator(width, dtype, axis_name, m["down_method"]))
 
@@ -153,5 +170,6 @@ def build_dcgan28(cfg, axis_name: Optional[str] = None):
 def build_dcgan(cfg, axis_name: Optional[str] = None):
   """Radford-style DCGAN for 28/32/64-pixel, 1 or 3-channel images; `width` scales the channel counts."""
   shape, width, dtype, m = _common(cfg, tuple(_DCGAN_START), "dcgan")
-  return (DCGANGenerator(shape, width, dtype, axis_name, m["up_method"]),
-          DCGANDiscriminator(shape, width, dtype, axis_name, m["down_method"]))
+  num_classes, cond_d = check_cond(cfg, "dcgan")
+  return (DCGANGenerator(shape, width, dtype, axis_name, m["up_method"], num_classes),
+          DCGANDiscriminator(shape, width, dtype, axis_name, m["down_method"], num_classes, cond_d))

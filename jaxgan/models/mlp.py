@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxgan.models import register
+from jaxgan.models.conditional import DiscriminatorHead, check_cond, require_labels
 from jaxgan.models.ops import minibatch_stddev
 
 
@@ -43,10 +44,14 @@ class MLPGenerator(nn.Module):
   image_shape: Sequence[int] = (28, 28, 1)
   hidden: Sequence[int] = (256, 512, 1024)
   dtype: Any = jnp.float32
+  num_classes: int = 0  # > 0: a learned class embedding (size of z) is concatenated to z (Mirza & Osindero 2014)
 
   @nn.compact
-  def __call__(self, z_BxZ, train: bool = True):
+  def __call__(self, z_BxZ, labels=None, train: bool = True):
+    require_labels(labels, self.num_classes, z_BxZ.shape[0])
     h = z_BxZ
+    if self.num_classes:
+      h = jnp.concatenate([h, nn.Embed(self.num_classes, z_BxZ.shape[-1])(labels).astype(h.dtype)], axis=-1)
     for width in self.hidden:
       h = nn.relu(TorchDense(width, self.dtype)(h))
     x = jnp.tanh(TorchDense(int(np.prod(self.image_shape)), self.dtype)(h).astype(jnp.float32))
@@ -58,14 +63,20 @@ class MLPDiscriminator(nn.Module):
   mbstd: bool = False   # minibatch-stddev feature before the output layer (models/ops.py)
   mbstd_group: int = 4
   dtype: Any = jnp.float32
+  num_classes: int = 0
+  cond_d: str = "projection"
 
   @nn.compact
-  def __call__(self, x_BxHxWxC, train: bool = True):
+  def __call__(self, x_BxHxWxC, labels=None, train: bool = True):
+    if self.cond_d == "projection":
+      require_labels(labels, self.num_classes, x_BxHxWxC.shape[0])
     h = x_BxHxWxC.reshape((x_BxHxWxC.shape[0], -1))
     for width in self.hidden:
       h = nn.leaky_relu(TorchDense(width, self.dtype)(h), 0.2)
     if self.mbstd:
       h = minibatch_stddev(h, self.mbstd_group)
+    if self.num_classes:
+      return DiscriminatorHead(self.num_classes, self.cond_d, self.dtype, dense=TorchDense)(h, labels)
     return TorchDense(1, self.dtype)(h)[:, 0].astype(jnp.float32)
 
 
@@ -77,7 +88,10 @@ def build(cfg, axis_name=None):
   width = float(cfg.get("width", 1))
   dtype = jnp.dtype(cfg.get("dtype", "float32"))
   scale = lambda ws: tuple(max(1, int(round(w * width))) for w in ws)
-  g = MLPGenerator(image_shape=tuple(cfg.image_shape), hidden=scale((256, 512, 1024)), dtype=dtype)
+  num_classes, cond_d = check_cond(cfg, "mlp")
+  g = MLPGenerator(image_shape=tuple(cfg.image_shape), hidden=scale((256, 512, 1024)), dtype=dtype,
+                   num_classes=num_classes)
   d = MLPDiscriminator(hidden=scale((1024, 512, 256)), mbstd=bool(cfg.get("mbstd", False)),
-                       mbstd_group=int(cfg.get("mbstd_group", 4)), dtype=dtype)
+                       mbstd_group=int(cfg.get("mbstd_group", 4)), dtype=dtype, num_classes=num_classes,
+                       cond_d=cond_d)
   return g, d
