@@ -10,6 +10,12 @@ def get_config():
   c.n_critic = 1                # D updates per G update
   c.ema_decay = 0.0             # EMA of G's params; 0 = off
   c.nonfinite = "stop"          # stop | skip: a non-finite loss/gradient stops the run, or the update is skipped
+  c.ema_rampup = 0.0            # StyleGAN2-ADA EMA ramp-up (see jaxgan/gan.py); 0 = constant decay
+  c.augment = ""                # DiffAugment for D, e.g. "translation,cutout,color"
+  c.pack = 1                    # PacGAN: D judges `pack` samples at once
+  c.sanitize_grads = False      # non-finite gradient entries -> 0
+  c.aux_weight = 1.0            # AC-GAN class loss weight (model.cond_d = "acgan")
+  c.penalty = ml_collections.ConfigDict(dict(name="none", weight=10.0, interval=1))  # gp | dragan | r1 | r2
   c.steps_per_call = 0          # K train steps per compiled call; 0 = chosen per backend
   c.unroll = 0                  # scan unroll; 0 = chosen per backend
   c.checkpoint_every = 1000     # steps (rounded up to a multiple of K)
@@ -28,6 +34,10 @@ def get_config():
   c.model.image_shape = (28, 28, 1)
   c.model.width = 1.0
   c.model.dtype = "float32"     # compute dtype; params, losses and optimizer states stay float32
+  c.model.mbstd = False         # minibatch-stddev feature in D (mlp, mixture_mlp)
+  c.model.spectral_norm_d = False  # spectral norm on every D layer (dcgan; resnet presets turn it on)
+  c.model.spectral_norm_g = False  # and on G (resnet)
+  c.model.d_norm = "batch"      # dcgan D's normalisation: batch | layer | none
   c.model.num_classes = 0       # > 0: class-conditional G and D, labels from the dataset (see jaxgan/gan.py)
   c.model.cond_d = "projection"  # how a conditional D uses labels: projection | acgan
 

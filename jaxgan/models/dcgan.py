@@ -7,7 +7,9 @@ Two registered families:
            highest-resolution conv (torch dcgan's ngf/ndf), doubled at every halving of resolution.
 `width` (float, default 1 = the sizes above) scales every hidden layer of both, as in the `mlp` family.
 `dcgan` is class-conditional with cfg `num_classes` > 0: conditional BatchNorm in G, a projection (or, with
-`cond_d="acgan"`, auxiliary-classifier) head on D (models/conditional.py).
+`cond_d="acgan"`, auxiliary-classifier) head on D (models/conditional.py). `d_norm` (batch | layer | none) picks
+D's normalisation; gradient-penalty critics want layer or none. `spectral_norm_d` spectrally normalises every D
+layer (SNDCGAN: usually with d_norm="none").
 
 BatchNorm follows PyTorch: momentum 0.9 in flax terms (torch 0.1), eps 1e-5; statistics in "batch_stats", averaged
 over `axis_name` when given. Layers compute in `dtype`; parameters stay float32; outputs are float32.
@@ -23,6 +25,7 @@ import jax.numpy as jnp
 from jaxgan.models import register
 from jaxgan.models.conditional import ConditionalBatchNorm, DiscriminatorHead, check_cond, require_labels
 from jaxgan.models.layers import Conv2xDown, ConvTranspose2x
+from jaxgan.models.spectral import SNConv, SNDense
 
 Array = jax.Array
 
@@ -121,6 +124,8 @@ class DCGANDiscriminator(nn.Module):
   down_method: str = "lax"
   num_classes: int = 0
   cond_d: str = "projection"  # with num_classes > 0: projection → logits [B]; acgan → [B, 1 + C]
+  norm: str = "batch"         # batch | layer | none: WGAN-GP's critic must not mix samples (no BatchNorm)
+  spectral_norm: bool = False  # every conv/dense weight W/σ(W) (Miyato et al. 2018; models/spectral.py)
 
   @nn.compact
   def __call__(self, x_BxHxWxC: Array, labels: Optional[Array] = None, train: bool = True) -> Array:
@@ -129,14 +134,26 @@ class DCGANDiscriminator(nn.Module):
     size = self.image_shape[0]
     n_down = (size // _DCGAN_START[size]).bit_length() - 1
     c = lambda n: _scale(n, self.width)
-    x = _lrelu(Conv2xDown(c(64), dtype=self.dtype, method=self.down_method)(x_BxHxWxC))
+    if self.spectral_norm:
+      down = lambda f: (lambda x: SNConv(f, (4, 4), (2, 2), ((1, 1), (1, 1)), dtype=self.dtype,
+                                         axis_name=self.axis_name)(x, update=train))
+    else:
+      down = lambda f: Conv2xDown(f, dtype=self.dtype, method=self.down_method)
+    x = _lrelu(down(c(64))(x_BxHxWxC))
     for i in range(1, n_down):
-      x = Conv2xDown(c(64 * 2 ** i), dtype=self.dtype, method=self.down_method)(x)
-      x = _lrelu(_bn(train, self.axis_name, self.dtype)(x))
+      x = down(c(64 * 2 ** i))(x)
+      if self.norm == "batch":
+        x = _bn(train, self.axis_name, self.dtype)(x)
+      elif self.norm == "layer":
+        x = nn.LayerNorm(epsilon=1e-5, dtype=self.dtype)(x)
+      x = _lrelu(x)
     x = x.reshape(x.shape[0], -1)
+    dense = None
+    if self.spectral_norm:
+      dense = lambda f, **kw: (lambda h: SNDense(f, axis_name=self.axis_name, **kw)(h, update=train))
     if self.num_classes:
-      return DiscriminatorHead(self.num_classes, self.cond_d, self.dtype)(x, labels)
-    return nn.Dense(1, dtype=self.dtype)(x).astype(jnp.float32)[:, 0]
+      return DiscriminatorHead(self.num_classes, self.cond_d, self.dtype, dense=dense)(x, labels)
+    return (dense or nn.Dense)(1, dtype=self.dtype)(x).astype(jnp.float32)[:, 0]
 
 
 def _common(cfg, supported: Sequence[int], family: str):
@@ -171,5 +188,9 @@ def build_dcgan(cfg, axis_name: Optional[str] = None):
   """Radford-style DCGAN for 28/32/64-pixel, 1 or 3-channel images; `width` scales the channel counts."""
   shape, width, dtype, m = _common(cfg, tuple(_DCGAN_START), "dcgan")
   num_classes, cond_d = check_cond(cfg, "dcgan")
+  norm = str(cfg.get("d_norm", "batch"))
+  if norm not in ("batch", "layer", "none"):
+    raise ValueError(f"dcgan: d_norm must be 'batch', 'layer' or 'none', got {norm!r}")
   return (DCGANGenerator(shape, width, dtype, axis_name, m["up_method"], num_classes),
-          DCGANDiscriminator(shape, width, dtype, axis_name, m["down_method"], num_classes, cond_d))
+          DCGANDiscriminator(shape, width, dtype, axis_name, m["down_method"], num_classes, cond_d, norm,
+                             bool(cfg.get("spectral_norm_d", False))))
