@@ -2,14 +2,21 @@
 
   python benchmarks/mixtures.py --config=jaxgan/configs/ring8.py --seeds=10
   python benchmarks/mixtures.py --config=jaxgan/configs/grid25.py --seeds=10 --set steps=4000 --set pack=1
+  python benchmarks/mixtures.py --config=jaxgan/configs/grid25.py --seeds=10 --json=grid25.json
 
 Samples come from the EMA generator when the preset keeps one. Metrics: modes captured, high-quality fraction,
-reverse KL (jaxgan.metrics.mixtures). Per run it reports CPU time (process time, all threads) and wall time.
+reverse KL (jaxgan.metrics.mixtures). Per run it reports CPU time (process time of the whole process, all threads,
+compilation included) and wall time, from the first train call to the last generated sample. `--json` writes the
+command, the machine (CPU affinity, XLA_FLAGS, jax version), per-seed rows and the mean ± s.e. summary.
 """
 import argparse
 import ast
 import importlib.util
 import json
+import os
+import platform
+import shlex
+import sys
 import time
 
 import jax
@@ -98,6 +105,26 @@ def summarize(rows, key):
   return float(np.nanmean(vals)) if not np.all(np.isnan(vals)) else float("nan"), float(se), vals
 
 
+SUMMARY_KEYS = ("modes", "high_quality_fraction", "reverse_kl", "cpu_s", "wall_s")
+
+
+def report(args, rows, command: str) -> dict:
+  """What `--json` writes: enough to rebuild a results-table row and to rerun it."""
+  affinity = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+  summary = {}
+  for key in SUMMARY_KEYS:
+    mean, se, _ = summarize(rows, key)
+    summary[key] = {"mean": mean, "se": None if np.isnan(se) else se}
+  return {
+      "command": command,
+      "config": args.config, "overrides": list(args.set), "seeds": [r["seed"] for r in rows],
+      "num_eval": NUM_EVAL, "summary": summary, "runs": rows,
+      "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpu_affinity": affinity,
+                  "xla_flags": os.environ.get("XLA_FLAGS", ""), "jax": jax.__version__,
+                  "backend": jax.default_backend()},
+  }
+
+
 def main(argv=None):
   ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   ap.add_argument("--config", required=True)
@@ -106,11 +133,13 @@ def main(argv=None):
   ap.add_argument("--set", action="append", default=[], help="key=value override, e.g. pack=4 or optim.g.lr=1e-3")
   ap.add_argument("--json", default="", help="write per-seed results here")
   args = ap.parse_args(argv)
+  command = shlex.join(["python"] + (sys.argv if argv is None else ["benchmarks/mixtures.py"] + list(argv)))
   rows = []
   for seed in range(args.first_seed, args.first_seed + args.seeds):
     config = apply_overrides(load_config(args.config), args.set)
     m, _, t = train_and_score(config, seed)
-    rows.append({**{k: m[k] for k in ("modes", "high_quality_fraction", "reverse_kl")}, **t, "seed": seed})
+    rows.append({**{k: m[k] for k in ("modes", "high_quality_fraction", "reverse_kl")}, **t, "seed": seed,
+                 "mode_histogram": m.get("mode_histogram")})
     print(f"seed {seed}: modes {m['modes']}  hq {100 * m['high_quality_fraction']:.1f}%  "
           f"kl {m['reverse_kl'] if m['reverse_kl'] is None else round(m['reverse_kl'], 4)}  "
           f"cpu {t['cpu_s']:.1f}s wall {t['wall_s']:.1f}s", flush=True)
@@ -121,7 +150,8 @@ def main(argv=None):
     print(f"  {label:>15}: {scale * mean:.4g} ± {scale * se:.2g}")
   if args.json:
     with open(args.json, "w") as f:
-      json.dump(rows, f, indent=1)
+      json.dump(report(args, rows, command), f, indent=1)
+  return rows
 
 
 if __name__ == "__main__":

@@ -2,6 +2,11 @@
 
   python benchmarks/mixtures.py --config=jaxgan/configs/ring8.py --seeds=10
   python scripts/train.py --config=jaxgan/configs/ring8.py --workdir=runs/ring8
+
+Budget: ≤ 1 CPU-minute per run (one core, single-threaded XLA). Within it, many small steps beat few large ones:
+20,000 steps at batch 128 (≈ 2 ms each) over 5,000 at batch 512 (≈ 8 ms each). What the high-quality fraction
+needs is G's transitions between modes to become steep, which takes many updates; a cosine decay of both rates
+to 0 then settles each mode (G ends narrower than the data, so few in-mode samples fall outside 3σ).
 """
 import ml_collections
 
@@ -10,11 +15,11 @@ from jaxgan.configs import base
 
 def get_config():
   c = base.get_config()
-  c.steps = 5_000
-  c.batch_size = 512
-  c.steps_per_call = 500
-  c.sample_every = 2_000
-  c.checkpoint_every = 5_000
+  c.steps = 20_000
+  c.batch_size = 128
+  c.steps_per_call = 1_000
+  c.sample_every = 5_000
+  c.checkpoint_every = 10_000
 
   c.model = ml_collections.ConfigDict()
   c.model.name = "mixture_mlp"
@@ -27,8 +32,11 @@ def get_config():
   c.model.dtype = "float32"
 
   c.loss.name = "non_saturating"
-  c.optim.g = ml_collections.ConfigDict(dict(name="adam", lr=2e-3, b1=0.5, b2=0.999))
-  c.optim.d = ml_collections.ConfigDict(dict(name="adam", lr=2e-3, b1=0.5, b2=0.999))
+  # β1 = 0, β2 = 0.99 (StyleGAN's): with β1 = 0.5 grid-25 stayed at 35–78% high quality after 10k steps, with
+  # β1 = 0 it reached 72–88% (2 seeds, batch 256): less momentum, less G/D circling.
+  adam = dict(name="adam", lr=2e-3, b1=0.0, b2=0.99, lr_decay_steps=c.steps)
+  c.optim.g = ml_collections.ConfigDict(adam)
+  c.optim.d = ml_collections.ConfigDict(adam)
   c.pack = 2                      # PacGAN2: without it 30% high quality, 1.08 reverse KL (one seed)
   c.penalty = ml_collections.ConfigDict(dict(name="none", weight=0.0, interval=1))
   c.ema_decay = 0.999
