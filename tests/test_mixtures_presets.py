@@ -3,6 +3,7 @@ import importlib.util
 import json
 import os
 
+import chex
 import numpy as np
 import pytest
 
@@ -60,3 +61,43 @@ def test_report_summary_is_mean_and_standard_error():
   kl = [r["reverse_kl"] for r in rows if r["reverse_kl"] is not None]
   np.testing.assert_allclose(rep["summary"]["reverse_kl"]["mean"], np.mean(kl), rtol=1e-12)
   json.dumps(rep)  # serialisable as written
+
+
+
+def test_gated_generator_gate_limits_and_gradients():
+  import jax
+  import jax.numpy as jnp
+  from jaxgan.models.mixture_mlp import GatedMixtureGenerator
+
+  def gen(temperature, offset_scale=0.0):
+    return GatedMixtureGenerator(width=16, depth=2, components=6, temperature=temperature,
+                                 offset_scale=offset_scale, learn_sharpness=True, scale=3.0)
+
+  z_BxZ = jax.random.normal(jax.random.key(0), (512, 2))
+  params = jax.jit(gen(1.0).init)(jax.random.key(1), z_BxZ)
+  mu_KxD = 3.0 * np.asarray(params["params"]["centres"])
+  # The temperature only scales the logits: one jitted apply per limit, with the same parameters.
+  cold, hot = (np.asarray(jax.jit(gen(t).apply)(params, z_BxZ)) for t in (1e-4, 1e6))
+  chex.assert_shape(cold, (512, 2))
+  # A near-hard gate puts (all but the rare point on a gate boundary) on one of scale·μ_k, several in use.
+  d_BxK = np.linalg.norm(cold[:, None] - mu_KxD[None], axis=-1)
+  assert (d_BxK.min(axis=1) < 1e-3).mean() > 0.98
+  assert len(np.unique(d_BxK.argmin(axis=1))) > 1
+  # An infinitely soft gate weighs all centres equally: every point is their mean.
+  np.testing.assert_allclose(hot, np.broadcast_to(mu_KxD.mean(0), hot.shape), atol=1e-4)
+  warm = gen(0.3, offset_scale=1.0)
+  grads = jax.jit(jax.grad(lambda p: jnp.sum(warm.apply(p, z_BxZ)[:, 0] ** 2)))(params)
+  chex.assert_tree_all_finite(grads)
+  assert float(jnp.abs(grads["params"]["log_sharpness"])) > 0
+  assert float(jnp.abs(grads["params"]["Dense_2"]["kernel"]).sum()) > 0  # the gate logits layer
+
+
+def test_mixture_mlp_builds_the_gated_generator_from_the_config():
+  import ml_collections
+  from jaxgan.models import get_model
+  from jaxgan.models.mixture_mlp import GatedMixtureGenerator, MixtureGenerator
+  cfg = ml_collections.ConfigDict(dict(latent_dim=2, image_shape=(2,), width=8, g_components=7, g_temperature=0.5))
+  g, _ = get_model("mixture_mlp")(cfg)
+  assert isinstance(g, GatedMixtureGenerator) and g.components == 7 and g.temperature == 0.5
+  cfg.g_components = 0
+  assert isinstance(get_model("mixture_mlp")(cfg)[0], MixtureGenerator)

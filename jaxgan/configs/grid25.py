@@ -15,4 +15,7 @@ def get_config():
   c = ring8.get_config()
   c.data.name = "mixture:grid25"
   c.model.scale = 4.0             # the grid spans ±4: both nets work on unit-scale points
+  # Not better (10 seeds): the gated G (model.g_components=32, g_temperature=0.3, g_learn_sharpness=True) gave
+  # 24.7 ± 0.3 modes, 89.3 ± 1.2% high quality, KL 0.09 ± 0.04; its modes still leave ~5% of the mass on the
+  # grid lines. With it, PacGAN4 collapsed (seed 0: 21 modes, 15% high quality).
   return c

@@ -3,12 +3,16 @@
 Config keys (`config.model.*`): latent_dim, image_shape=(2,), width (hidden units of both nets, default 128),
 d_width (D's, default width), g_depth / d_depth (hidden layers, default 3 / 3), mbstd (minibatch-stddev before
 D's output layer, default False), mbstd_group (default 4), spectral_norm (D's dense layers, default False),
-scale (default 1: G emits scale·MLP(z) and D reads x / scale, so both nets work at unit scale on wide data).
+scale (default 1: G emits scale·MLP(z) and D reads x / scale, so both nets work at unit scale on wide data);
+g_components (K > 0: the gated G below, default 0 = plain MLP G), g_temperature (gate τ, default 0.3),
+g_learn_sharpness (a learned global gate sharpness, default False), g_offset_scale (default 1),
+g_hard_gate (straight-through one-hot gate, default False).
 G's output is linear (no tanh): the grid spans ±4. D sees packed points [B/m, 2m] under PacGAN packing.
 """
 from typing import Any
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 from jaxgan.models import register
@@ -28,6 +32,43 @@ class MixtureGenerator(nn.Module):
     for _ in range(self.depth):
       h = nn.relu(nn.Dense(self.width, dtype=self.dtype)(h))
     return self.scale * nn.Dense(self.out_dim, dtype=self.dtype)(h).astype(jnp.float32)
+
+
+class GatedMixtureGenerator(nn.Module):
+  """G(z) = scale · (Σ_k softmax(l(z) / τ)_k · μ_k + o(z)): K learned centres μ_k picked by a near-hard gate.
+
+  A plain MLP is continuous in z, so between two modes it must leave mass on the path joining them. Here the
+  trunk h(z) emits gate logits l(z) and a small offset o(z); with τ small the gate switches between centres
+  over a thin band of z, so little mass lies between modes, while each centre's share of the mass (the z-volume
+  of its gate region) still moves smoothly with the logits' parameters.
+  """
+  out_dim: int = 2
+  width: int = 128
+  depth: int = 3
+  components: int = 32
+  temperature: float = 0.3
+  offset_scale: float = 1.0
+  hard: bool = False
+  learn_sharpness: bool = False
+  scale: float = 1.0
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, z_BxZ, train: bool = True):
+    h = z_BxZ.astype(self.dtype)
+    for _ in range(self.depth):
+      h = nn.relu(nn.Dense(self.width, dtype=self.dtype)(h))
+    logits_BxK = nn.Dense(self.components, dtype=self.dtype)(h).astype(jnp.float32)
+    if self.learn_sharpness:  # one scalar Adam can move by ~lr per step: G can sharpen all gates at once
+      logits_BxK = logits_BxK * jnp.exp(self.param("log_sharpness", nn.initializers.zeros, ()))
+    gate_BxK = nn.softmax(logits_BxK / self.temperature, axis=-1)
+    if self.hard:  # straight-through: the forward pass picks one centre, the backward pass is the softmax's
+      one_hot_BxK = jax.nn.one_hot(jnp.argmax(logits_BxK, axis=-1), self.components, dtype=gate_BxK.dtype)
+      gate_BxK = gate_BxK + jax.lax.stop_gradient(one_hot_BxK - gate_BxK)
+    mu_KxD = self.param("centres", lambda k, s: jax.random.uniform(k, s, minval=-1.0, maxval=1.0),
+                        (self.components, self.out_dim))
+    offset_BxD = self.offset_scale * nn.Dense(self.out_dim, dtype=self.dtype)(h).astype(jnp.float32)
+    return self.scale * (gate_BxK @ mu_KxD + offset_BxD)
 
 
 class MixtureDiscriminator(nn.Module):
@@ -59,8 +100,16 @@ def build(cfg, axis_name=None):
   dtype = jnp.dtype(cfg.get("dtype", "float32"))
   width = int(cfg.get("width", 128))
   scale = float(cfg.get("scale", 1.0))
-  g = MixtureGenerator(out_dim=int(tuple(cfg.image_shape)[-1]), width=width, depth=int(cfg.get("g_depth", 3)),
-                       scale=scale, dtype=dtype)
+  out_dim = int(tuple(cfg.image_shape)[-1])
+  components = int(cfg.get("g_components", 0))
+  if components > 0:
+    g = GatedMixtureGenerator(out_dim=out_dim, width=width, depth=int(cfg.get("g_depth", 3)), components=components,
+                              temperature=float(cfg.get("g_temperature", 0.3)),
+                              offset_scale=float(cfg.get("g_offset_scale", 1.0)),
+                              hard=bool(cfg.get("g_hard_gate", False)),
+                              learn_sharpness=bool(cfg.get("g_learn_sharpness", False)), scale=scale, dtype=dtype)
+  else:
+    g = MixtureGenerator(out_dim=out_dim, width=width, depth=int(cfg.get("g_depth", 3)), scale=scale, dtype=dtype)
   d = MixtureDiscriminator(width=int(cfg.get("d_width", width)), depth=int(cfg.get("d_depth", 3)),
                            mbstd=bool(cfg.get("mbstd", False)), mbstd_group=int(cfg.get("mbstd_group", 4)),
                            sn=bool(cfg.get("spectral_norm", False)), scale=scale, dtype=dtype)
