@@ -19,7 +19,7 @@ TINY = ["--config=jaxgan/configs/mlp_mnist.py", "--config.model.width=0.0625", "
 
 def run(script, *args, env=None, timeout=300):
   e = dict(os.environ, JAX_PLATFORMS="cpu", **(env or {}))
-  e.pop("XLA_FLAGS", None)
+  e["XLA_FLAGS"] = "--xla_backend_optimization_level=0"  # one real device; fast compiles as in conftest
   if env and "XLA_FLAGS" in env:
     e["XLA_FLAGS"] = env["XLA_FLAGS"]
   return subprocess.run([sys.executable, os.path.join(ROOT, "scripts", script), *args], cwd=ROOT, env=e,
@@ -178,8 +178,7 @@ def test_sample_on_empty_workdir(tmp_path):
 def test_sigterm_saves_then_exits_cleanly_and_sigkill_resumes(tmp_path):
   workdir = str(tmp_path / "w")
   args = [*TINY, "--config.steps=100000", "--config.checkpoint_every=100000", f"--workdir={workdir}"]
-  e = dict(os.environ, JAX_PLATFORMS="cpu")
-  e.pop("XLA_FLAGS", None)
+  e = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_backend_optimization_level=0")
   proc = subprocess.Popen([sys.executable, "scripts/train.py", *args], cwd=ROOT, env=e,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
   metrics = os.path.join(workdir, "metrics.jsonl")
