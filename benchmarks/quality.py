@@ -22,6 +22,7 @@ _CONFIG = config_flags.DEFINE_config_file("config", configs.path(configs.DEFAULT
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (resumed if it exists).")
 _NUM = flags.DEFINE_integer("num", 5000, "Samples to score.")
 _EVAL_ONLY = flags.DEFINE_bool("eval_only", False, "Score the workdir's latest checkpoint without training.")
+_JSON = flags.DEFINE_string("json", None, "Also write the row (with the machine and command) to this JSON file.")
 
 
 def main(argv):
@@ -45,6 +46,16 @@ def main(argv):
                 f"{tag}class_ratio": r["max_min_ratio"], f"{tag}classes": r["classes_present"]})
     row["floor"] = round(r["floor"], 2)
   print(json.dumps(row), flush=True)
+  if _JSON.value:
+    import platform
+    import jax
+    row.update(protocol="MNIST judge FD, %d samples (seed 0) vs 2,000 held-out test digits" % _NUM.value,
+               seeds=[int(config.seed)], command=" ".join(sys.argv), date=time.strftime("%Y-%m-%d"),
+               machine={"platform": platform.platform(), "cpus": os.cpu_count(), "jax": jax.__version__,
+                        "backend": jax.default_backend()})
+    os.makedirs(os.path.dirname(os.path.abspath(_JSON.value)), exist_ok=True)
+    with open(_JSON.value, "w") as f:
+      json.dump(row, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,164 @@
+"""The README's results table: run the quality protocols, keep each row as JSON, and render the table.
+
+  python benchmarks/results.py                      # re-render the README table from docs/results/*.json
+  python benchmarks/results.py --run=mnist_fast,ring8   # (re)measure some rows, then re-render
+  python benchmarks/results.py --run=all            # everything: about 2.5 hours on a 2-core CPU
+
+Each measured row is written to docs/results/<row>.json by the protocol's own script (benchmarks/quality.py for
+MNIST presets, benchmarks/mixtures.py for the 2-D mixtures, scripts/evaluate.py for stacked MNIST), with the
+command, the machine, the seeds and the CPU time, so every figure in the table can be traced and rerun. Published
+rows are from ../shared/docs/PROTOCOLS.md (PacGAN Table 1 and its stacked-MNIST table).
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(ROOT, "docs", "results")
+README = os.path.join(ROOT, "README.md")
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+WORK = os.path.join(ROOT, "runs", "results")
+
+# row -> (protocol, preset, extra flags). MNIST rows: one seed (0), scored with 5,000 samples.
+MNIST_ROWS = {
+    "mnist_fast": ("jaxgan/configs/mnist_fast.py", []),
+    "mnist_fast_uncond": ("jaxgan/configs/mnist_fast.py", ["--config.model.num_classes=0"]),
+    "mnist_best": ("jaxgan/configs/mnist_best.py", []),
+    "mlp_mnist": ("jaxgan/configs/mlp_mnist.py", ["--config.steps=3000"]),
+    "mlp_mnist_stable": ("jaxgan/configs/mlp_mnist_stable.py", []),
+    "cgan_mnist": ("jaxgan/configs/cgan_mnist.py", []),
+    "wgan_mnist": ("jaxgan/configs/wgan_mnist.py", []),
+    "wgan_gp_mnist": ("jaxgan/configs/wgan_gp_mnist.py", []),
+    "sngan_mnist": ("jaxgan/configs/sngan_mnist.py", []),
+}
+MIXTURE_ROWS = {"ring8": "jaxgan/configs/ring8.py", "grid25": "jaxgan/configs/grid25.py"}
+STACKED_ROWS = {"stacked_mnist": "jaxgan/configs/stacked_mnist.py"}
+ALL = list(MNIST_ROWS) + list(MIXTURE_ROWS) + list(STACKED_ROWS)
+
+PUBLISHED_MIXTURES = [  # PacGAN Table 1, 10 trials: (model, ring modes, %HQ, KL, grid modes, %HQ, KL)
+    ("GAN", 6.3, 98.2, 0.45, 17.3, 94.8, 0.70),
+    ("PacGAN2", 7.9, 95.6, 0.07, 23.8, 91.3, 0.13),
+    ("PacGAN4", 7.8, 95.9, 0.07, 24.8, 93.6, 0.04),
+]
+PUBLISHED_STACKED = [("DCGAN", 99, 3.40), ("VEEGAN", 150, 2.95), ("PacDCGAN2", 1000, 0.06),
+                     ("WGAN-GP (GDPP's protocol)", 995, 0.148)]
+
+
+def _py(*args):
+  cmd = [sys.executable, *args]
+  print("$", " ".join(cmd), flush=True)
+  subprocess.run(cmd, cwd=ROOT, check=True)
+
+
+def run_row(name: str) -> None:
+  out = os.path.join(RESULTS, f"{name}.json")
+  if name in MNIST_ROWS:
+    config, extra = MNIST_ROWS[name]
+    workdir = os.path.join(WORK, name)
+    if os.path.isdir(workdir):  # a fresh run: never resume an older measurement
+      import shutil
+      shutil.rmtree(workdir)
+    _py("benchmarks/quality.py", f"--config={config}", *extra, f"--workdir={workdir}", f"--json={out}")
+  elif name in MIXTURE_ROWS:
+    _py("benchmarks/mixtures.py", f"--config={MIXTURE_ROWS[name]}", "--seeds=10", f"--json={out}")
+  elif name in STACKED_ROWS:
+    _py("benchmarks/stacked.py", f"--config={STACKED_ROWS[name]}", f"--workdir={os.path.join(WORK, name)}",
+        f"--json={out}")
+  else:
+    raise SystemExit(f"error: unknown row {name!r}; rows: {', '.join(ALL)}")
+
+
+def _load(name):
+  path = os.path.join(RESULTS, f"{name}.json")
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f)
+
+
+def _fmt(x, digits=1):
+  return "—" if x is None else f"{x:.{digits}f}"
+
+
+def render() -> str:
+  lines = ["**MNIST** (judge FD: the offline MNIST judge's 128-d features, 5,000 samples from seed 0 — the EMA "
+           "generator where the preset has one — vs 2,000 held-out test digits; floor = 5,000 real training "
+           "digits = 7.2; class ratio = largest / smallest predicted class; one training seed, 0; wall minutes of "
+           "training on the 2-core CPU named in the JSON):", "",
+           "| preset | steps | judge FD | × floor | classes | class ratio | train wall min | train CPU min |",
+           "|---|---|---|---|---|---|---|---|"]
+  for name in MNIST_ROWS:
+    r = _load(name)
+    if r is None:
+      continue
+    tag = "ema_" if "ema_fd" in r else ""
+    lines.append(f"| {name} | {r['steps']:,} | {r[tag + 'fd']:.1f} | {r[tag + 'fd_over_floor']:.1f} | "
+                 f"{r[tag + 'classes']}/10 | {r[tag + 'class_ratio']:.2f} | {r['train_wall_min']:.1f} | "
+                 f"{r['train_cpu_min']:.1f} |")
+  lines += ["", "**2-D mixtures** (PacGAN protocol, 2,500 samples, mean ± s.e. over 10 seeds; published rows: "
+            "PacGAN Table 1):", "",
+            "| model | ring modes | ring %HQ | ring KL | grid modes | grid %HQ | grid KL | CPU s / run |",
+            "|---|---|---|---|---|---|---|---|"]
+  ring, grid = _load("ring8"), _load("grid25")
+  if ring or grid:
+    def cells(r):
+      if r is None:
+        return ["—"] * 3, None
+      s = r["summary"]
+      pm = lambda k, scale=1, d=1: (f"{s[k]['mean'] * scale:.{d}f} ± {(s[k]['se'] or 0) * scale:.{d}f}")
+      return [pm("modes", 1, 2), pm("high_quality_fraction", 100, 1), pm("reverse_kl", 1, 3)], s["cpu_s"]["mean"]
+    rc, rt = cells(ring)
+    gc, gt = cells(grid)
+    cpu = " / ".join(_fmt(t, 0) for t in (rt, gt))
+    lines.append(f"| **jaxgan** (ring8 / grid25 presets) | {' | '.join(rc)} | {' | '.join(gc)} | {cpu} |")
+  for row in PUBLISHED_MIXTURES:
+    lines.append(f"| {row[0]} (published) | {' | '.join(str(v) for v in row[1:])} | — |")
+  stacked = _load("stacked_mnist")
+  lines += ["", "**Stacked MNIST** (1,000 modes; 26,000 samples, each channel classified by the MNIST judge; KL to "
+            "uniform over the 1,000 triples; published rows: PROTOCOLS.md):", "",
+            "| model | modes | KL | steps | train wall min |", "|---|---|---|---|---|"]
+  if stacked:
+    lines.append(f"| **jaxgan** stacked_mnist | {stacked['modes']} | {stacked['kl']:.3f} | {stacked['steps']:,} | "
+                 f"{stacked['train_wall_min']:.1f} |")
+  for model, modes, kl in PUBLISHED_STACKED:
+    lines.append(f"| {model} (published) | {modes} | {kl} | — | — |")
+  lines += ["", "Regenerate: `python benchmarks/results.py --run=all` (rows: " + ", ".join(ALL) + "; JSON per row "
+            "in docs/results/)."]
+  return "\n".join(lines)
+
+
+def write_readme(table: str) -> None:
+  with open(README) as f:
+    text = f.read()
+  if BEGIN not in text or END not in text:
+    raise SystemExit(f"error: README.md has no {BEGIN} ... {END} block to fill")
+  head, rest = text.split(BEGIN, 1)
+  _, tail = rest.split(END, 1)
+  with open(README, "w") as f:
+    f.write(head + BEGIN + "\n" + table + "\n" + END + tail)
+
+
+def main():
+  p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument("--run", default="", help="comma-separated rows to measure first, or 'all'")
+  p.add_argument("--print", action="store_true", help="print the table instead of writing README.md")
+  args = p.parse_args()
+  rows = ALL if args.run == "all" else [r for r in args.run.split(",") if r]
+  unknown = [r for r in rows if r not in ALL]
+  if unknown:
+    raise SystemExit(f"error: unknown row {unknown[0]!r}; rows: {', '.join(ALL)}")
+  os.makedirs(RESULTS, exist_ok=True)
+  for r in rows:
+    run_row(r)
+  table = render()
+  if args.print:
+    print(table)
+  else:
+    write_readme(table)
+    print(f"README.md results table updated from {RESULTS}")
+
+
+if __name__ == "__main__":
+  main()
