@@ -25,9 +25,8 @@ WORK = os.path.join(ROOT, "runs", "results")
 MNIST_ROWS = {
     "mnist_fast": ("jaxgan/configs/mnist_fast.py", []),
     "mnist_fast_uncond": ("jaxgan/configs/mnist_fast.py", ["--config.model.num_classes=0"]),
-    "mnist_best": ("jaxgan/configs/mnist_best.py", []),
     "mlp_mnist": ("jaxgan/configs/mlp_mnist.py", ["--config.steps=3000"]),
-    "mlp_mnist_stable": ("jaxgan/configs/mlp_mnist_stable.py", []),
+    "mlp_mnist_stable": ("jaxgan/configs/mlp_mnist_stable.py", ["--config.steps=3000"]),
     "cgan_mnist": ("jaxgan/configs/cgan_mnist.py", []),
     "wgan_mnist": ("jaxgan/configs/wgan_mnist.py", []),
     "wgan_gp_mnist": ("jaxgan/configs/wgan_gp_mnist.py", []),
@@ -94,8 +93,10 @@ def render() -> str:
     if r is None:
       continue
     tag = "ema_" if "ema_fd" in r else ""
-    lines.append(f"| {name} | {r['steps']:,} | {r[tag + 'fd']:.1f} | {r[tag + 'fd_over_floor']:.1f} | "
-                 f"{r[tag + 'classes']}/10 | {r[tag + 'class_ratio']:.2f} | {r['train_wall_min']:.1f} | "
+    ratio = r[tag + "class_ratio"]
+    ratio = "∞ (classes missing)" if ratio is None else f"{ratio:.2f}"
+    lines.append(f"| {name}{' (EMA G)' if tag else ''} | {r['steps']:,} | {r[tag + 'fd']:.1f} | "
+                 f"{r[tag + 'fd_over_floor']:.1f} | {r[tag + 'classes']}/10 | {ratio} | {r['train_wall_min']:.1f} | "
                  f"{r['train_cpu_min']:.1f} |")
   lines += ["", "**2-D mixtures** (PacGAN protocol, 2,500 samples, mean ± s.e. over 10 seeds; published rows: "
             "PacGAN Table 1):", "",
@@ -120,8 +121,9 @@ def render() -> str:
             "uniform over the 1,000 triples; published rows: PROTOCOLS.md):", "",
             "| model | modes | KL | steps | train wall min |", "|---|---|---|---|---|"]
   if stacked:
+    shared = " (shared CPU)" if "shared" in stacked.get("note", "") else ""
     lines.append(f"| **jaxgan** stacked_mnist | {stacked['modes']} | {stacked['kl']:.3f} | {stacked['steps']:,} | "
-                 f"{stacked['train_wall_min']:.1f} |")
+                 f"{stacked['train_wall_min']:.1f}{shared} |")
   for model, modes, kl in PUBLISHED_STACKED:
     lines.append(f"| {model} (published) | {modes} | {kl} | — | — |")
   lines += ["", "Regenerate: `python benchmarks/results.py --run=all` (rows: " + ", ".join(ALL) + "; JSON per row "
