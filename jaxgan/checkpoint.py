@@ -270,11 +270,11 @@ class Checkpointer:
       self._apply_retention()  # async: runs in wait(), once the step is final
     return saved
 
-  def _apply_retention(self) -> None:
-    steps = self.all_steps()
-    if self.keep is None or len(steps) <= self.keep or jax.process_index() != 0:
+  def delete(self, steps) -> None:
+    """Removes the given steps (each atomically: renamed out of the listing, then deleted)."""
+    if jax.process_index() != 0:
       return
-    for step in steps[:len(steps) - self.keep]:
+    for step in steps:
       final = os.path.join(self.directory, str(step))
       doomed = f"{final}{_TMP_MARK}-deleting"
       try:
@@ -283,6 +283,12 @@ class Checkpointer:
         raise CheckpointError(f"cannot remove old checkpoint {final}: {_one_line(e)}") from e
       shutil.rmtree(doomed, ignore_errors=True)
     self._mngr.reload()
+
+  def _apply_retention(self) -> None:
+    steps = self.all_steps()
+    if self.keep is None or len(steps) <= self.keep:
+      return
+    self.delete(steps[:len(steps) - self.keep])
 
   # -- restore ----------------------------------------------------------------------------------------------------
 

@@ -5,7 +5,6 @@ Workdir layout: config.json, metrics.jsonl, tb/ (TensorBoard), samples/*.png, lo
 """
 import json
 import os
-import shutil
 import signal
 import time
 from typing import Optional
@@ -100,7 +99,9 @@ class Trainer:
     self.eval_metrics = tuple(config.get("eval", {}).get("metrics", ()) or ())
     self.eval_every = self._multiple_of_k(config.eval.get("every", 1000)) if self.eval_metrics else 0
     self.best_key = config.eval.get("best", "") if self.eval_metrics else ""
-    self.best_ckpt = ckpt_lib.Checkpointer(os.path.join(workdir, "best"), keep=1) if self.best_key else None
+    # keep=None: the best step may be lower than the one it replaces (after a resume), so no step-order retention;
+    # `evaluate` saves the new best first and only then deletes the old one.
+    self.best_ckpt = ckpt_lib.Checkpointer(os.path.join(workdir, "best"), keep=None) if self.best_key else None
     if self.eval_metrics:
       from jaxgan.metrics import METRICS
       unknown = [m for m in self.eval_metrics if m not in METRICS]
@@ -200,11 +201,15 @@ class Trainer:
       if key not in scalars:
         raise ConfigError(f"config.eval.best={self.best_key!r} is not among the eval results {sorted(scalars)}")
       value = scalars[key] * (-1 if maximize else 1)
-      best = self.best_ckpt.read_meta().get("best_value") if self.best_ckpt.latest_step() is not None else None
-      if best is None or value < best:
-        for old in self.best_ckpt.all_steps():
-          shutil.rmtree(os.path.join(self.best_ckpt.directory, str(old)), ignore_errors=True)
+      old_steps = self.best_ckpt.all_steps()
+      values = [self.best_ckpt.read_meta(s).get("best_value") for s in old_steps]
+      values = [v for v in values if v is not None]
+      if not values or value < min(values):
+        if step in old_steps:  # re-scored at a step already kept: replace it
+          self.best_ckpt.delete([step])
+        # Save first, then drop the old best: a kill in between leaves two bests, never none.
         self.best_ckpt.save(step, self.state, {**self._meta(), "best_value": value, "best_key": self.best_key})
+        self.best_ckpt.delete([s for s in old_steps if s != step])
     return scalars
 
   def save(self, step: int) -> None:

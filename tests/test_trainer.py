@@ -80,3 +80,40 @@ def test_unknown_eval_metric_is_a_config_error(tmp_path):
   c.eval.metrics = ("bogus",)
   with pytest.raises(ConfigError, match="unknown metric 'bogus'"):
     Trainer(c, str(tmp_path), quiet=True)
+
+
+def test_best_checkpoint_swap_keeps_the_better_even_at_a_lower_step(tmp_path, monkeypatch):
+  import jaxgan.metrics
+  from jaxgan import logging as log_lib
+  c = config(10)
+  c.eval.metrics, c.eval.every, c.eval.num, c.eval.best = ("mnist_fd",), 10, 16, "mnist_fd/fd"
+  trainer = Trainer(c, str(tmp_path), quiet=True)
+  values = iter([5.0, 3.0, 4.0])  # step 20 first, then a better step 10 (as after a resume), then a worse step 30
+  monkeypatch.setattr(jaxgan.metrics, "evaluate", lambda name, **kw: {"fd": next(values)})
+  writer = log_lib.MetricWriter(str(tmp_path))
+  for step in (20, 10, 30):
+    trainer.evaluate(step, writer)
+  writer.close()
+  assert os.listdir(tmp_path / "best" / "checkpoints") == ["10"]
+  assert trainer.best_ckpt.read_meta(10)["best_value"] == 3.0
+
+
+def test_failed_best_save_keeps_the_old_best(tmp_path, monkeypatch):
+  import jaxgan.metrics
+  from jaxgan import logging as log_lib
+  from jaxgan.checkpoint import CheckpointError
+  c = config(10)
+  c.eval.metrics, c.eval.every, c.eval.num, c.eval.best = ("mnist_fd",), 10, 16, "mnist_fd/fd"
+  trainer = Trainer(c, str(tmp_path), quiet=True)
+  values = iter([5.0, 3.0])
+  monkeypatch.setattr(jaxgan.metrics, "evaluate", lambda name, **kw: {"fd": next(values)})
+  writer = log_lib.MetricWriter(str(tmp_path))
+  trainer.evaluate(10, writer)
+
+  def failing_save(*a, **kw):  # e.g. the disk filled up, or a kill, between deleting and saving
+    raise CheckpointError("disk full")
+  monkeypatch.setattr(trainer.best_ckpt, "save", failing_save)
+  with pytest.raises(CheckpointError):
+    trainer.evaluate(20, writer)
+  writer.close()
+  assert os.listdir(tmp_path / "best" / "checkpoints") == ["10"]  # the old best was not deleted first
