@@ -9,7 +9,6 @@ digits vs the same reference), their ratio, and the predicted-class balance (lar
 import json
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -17,6 +16,8 @@ from absl import flags  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
 from jaxgan import cli, configs  # noqa: E402
+
+import _protocol  # noqa: E402  (benchmarks/_protocol.py)
 
 _CONFIG = config_flags.DEFINE_config_file("config", configs.path(configs.DEFAULT), "Preset.", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (resumed if it exists).")
@@ -27,18 +28,10 @@ _JSON = flags.DEFINE_string("json", None, "Also write the row (with the machine 
 
 def main(argv):
   from jaxgan import metrics
-  from jaxgan.sampling import generate, load_run
-  from jaxgan.trainer import Trainer
+  from jaxgan.sampling import generate
   config = _CONFIG.value
   workdir = _WORKDIR.value or cli.fail("--workdir is required")
-  wall = cpu = 0.0
-  if not _EVAL_ONLY.value:
-    t0, c0 = time.perf_counter(), time.process_time()
-    Trainer(config, workdir, quiet=True).train()
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-  run = load_run(workdir)
-  row = {"preset": os.path.basename(flags.FLAGS["config"].config_filename)[:-3], "steps": run.step,
-         "train_wall_min": round(wall / 60, 2), "train_cpu_min": round(cpu / 60, 2)}
+  run, row = _protocol.train_timed(config, workdir, train=not _EVAL_ONLY.value)
   for ema in ([False, True] if run.state.ema_params is not None else [False]):
     r = metrics.evaluate("mnist_fd", images=generate(run, _NUM.value, seed=0, ema=ema))
     tag = "ema_" if ema else ""
@@ -47,15 +40,8 @@ def main(argv):
     row["floor"] = round(r["floor"], 2)
   print(json.dumps(row), flush=True)
   if _JSON.value:
-    import platform
-    import jax
-    row.update(protocol="MNIST judge FD, %d samples (seed 0) vs 2,000 held-out test digits" % _NUM.value,
-               seeds=[int(config.seed)], command=" ".join(sys.argv), date=time.strftime("%Y-%m-%d"),
-               machine={"platform": platform.platform(), "cpus": os.cpu_count(), "jax": jax.__version__,
-                        "backend": jax.default_backend()})
-    os.makedirs(os.path.dirname(os.path.abspath(_JSON.value)), exist_ok=True)
-    with open(_JSON.value, "w") as f:
-      json.dump(row, f, indent=1)
+    _protocol.write_row(_JSON.value, row, "MNIST judge FD, %d samples (seed 0) vs 2,000 held-out test digits"
+                        % _NUM.value, config)
 
 
 if __name__ == "__main__":

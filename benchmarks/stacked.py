@@ -8,9 +8,7 @@ come from the EMA generator when the preset keeps one (seed 0).
 """
 import json
 import os
-import platform
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -18,6 +16,8 @@ from absl import flags  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
 from jaxgan import cli, configs  # noqa: E402
+
+import _protocol  # noqa: E402  (benchmarks/_protocol.py)
 
 _CONFIG = config_flags.DEFINE_config_file("config", configs.path("stacked_mnist"), "Preset.", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (resumed if it exists).")
@@ -27,31 +27,17 @@ _JSON = flags.DEFINE_string("json", None, "Also write the row (with the machine 
 
 
 def main(argv):
-  import jax
   from jaxgan import metrics
-  from jaxgan.sampling import generate, load_run
-  from jaxgan.trainer import Trainer
+  from jaxgan.sampling import generate
   config = _CONFIG.value
   workdir = _WORKDIR.value or cli.fail("--workdir is required")
-  wall = cpu = 0.0
-  if not _EVAL_ONLY.value:
-    t0, c0 = time.perf_counter(), time.process_time()
-    Trainer(config, workdir, quiet=True).train()
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-  run = load_run(workdir)
+  run, row = _protocol.train_timed(config, workdir, train=not _EVAL_ONLY.value)
   r = metrics.evaluate("stacked_mnist", images=generate(run, _NUM.value, seed=0))
-  row = {"preset": os.path.basename(flags.FLAGS["config"].config_filename)[:-3], "steps": run.step,
-         "train_wall_min": round(wall / 60, 2), "train_cpu_min": round(cpu / 60, 2),
-         **{k: v for k, v in r.items() if isinstance(v, (int, float, str))}}
+  row.update({k: v for k, v in r.items() if isinstance(v, (int, float, str))})
   print(json.dumps(row), flush=True)
   if _JSON.value:
-    row.update(protocol=f"stacked MNIST, {_NUM.value} samples (seed 0), MNIST judge per channel",
-               seeds=[int(config.seed)], command=" ".join(sys.argv), date=time.strftime("%Y-%m-%d"),
-               machine={"platform": platform.platform(), "cpus": os.cpu_count(), "jax": jax.__version__,
-                        "backend": jax.default_backend()})
-    os.makedirs(os.path.dirname(os.path.abspath(_JSON.value)), exist_ok=True)
-    with open(_JSON.value, "w") as f:
-      json.dump(row, f, indent=1)
+    _protocol.write_row(_JSON.value, row, f"stacked MNIST, {_NUM.value} samples (seed 0), MNIST judge per channel",
+                        config)
 
 
 if __name__ == "__main__":
