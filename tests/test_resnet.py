@@ -14,7 +14,7 @@ from jaxgan import step as step_lib
 from jaxgan.configs import base
 from jaxgan.gan import build_gan, init_state
 from jaxgan.models import get_model
-from jaxgan.models.resnet import CondBatchNorm
+from jaxgan.models.conditional import ConditionalBatchNorm
 from jaxgan.parallel import make_mesh
 
 B = 4
@@ -110,8 +110,8 @@ def test_conditional_generator_contract():
   assert len([k for k in shapes if "gamma" in k]) == len([k for k in shapes if "beta" in k]) == 5  # every BN
   assert not [k for k in shapes if k[-1] in ("scale", "bias") and "BatchNorm_0" in k]  # BN has no own affine part
   h = jnp.asarray(np.random.default_rng(1).normal(size=(B, 2, 2, 5)), jnp.float32)
-  cbn = CondBatchNorm(num_classes=3)
-  cbn_vars = _jit(functools.partial(cbn.init, train=False))(jax.random.key(0), h, jnp.arange(B) % 3)
+  cbn = ConditionalBatchNorm(num_classes=3, use_running_average=True)
+  cbn_vars = _jit(cbn.init)(jax.random.key(0), h, jnp.arange(B) % 3)
   chex.assert_trees_all_equal(cbn_vars["params"], {"gamma": {"embedding": jnp.ones((3, 5))},
                                                    "beta": {"embedding": jnp.zeros((3, 5))}})
 

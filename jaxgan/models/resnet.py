@@ -39,6 +39,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxgan.models import register
+from jaxgan.models.conditional import ConditionalBatchNorm
 from jaxgan.models.spectral import SNConv, SNDense, SNEmbed
 
 Array = jax.Array
@@ -89,27 +90,6 @@ class _Layers:
     return nn.Dense(features, dtype=self.dtype, kernel_init=_xavier)(x)
 
 
-class CondBatchNorm(nn.Module):
-  """BatchNorm without its own affine part, then γ_y, β_y from Embed(num_classes, C); plain BatchNorm when
-  num_classes = 0. Momentum 0.9, eps 1e-5 (as dcgan's)."""
-  num_classes: int = 0
-  dtype: Any = jnp.float32
-  axis_name: Optional[str] = None
-
-  @nn.compact
-  def __call__(self, x_BxHxWxC: Array, labels_B: Optional[Array], train: bool) -> Array:
-    affine = self.num_classes == 0
-    x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, axis_name=self.axis_name,
-                     dtype=self.dtype, use_scale=affine, use_bias=affine)(x_BxHxWxC)
-    if affine:
-      return x
-    c = x.shape[-1]
-    gamma = nn.Embed(self.num_classes, c, embedding_init=nn.initializers.ones_init(), name="gamma")(labels_B)
-    beta = nn.Embed(self.num_classes, c, embedding_init=nn.initializers.zeros_init(), name="beta")(labels_B)
-    bcast = (x.shape[0],) + (1,) * (x.ndim - 2) + (c,)
-    return x * gamma.reshape(bcast).astype(x.dtype) + beta.reshape(bcast).astype(x.dtype)
-
-
 def _labels(mdl: nn.Module, num_classes: int, labels: Optional[Array], batch: int, who: str) -> Optional[Array]:
   if num_classes <= 0:
     return None
@@ -139,7 +119,7 @@ class ResNetGenerator(nn.Module):
     feats = [_scale(n, self.width) for n in g_ch]
     y = _labels(self, self.num_classes, labels, z_BxZ.shape[0], "ResNetGenerator")
     L = _Layers(self.spectral_norm, self.dtype, self.axis_name, update=train)
-    bn = lambda h: CondBatchNorm(self.num_classes, self.dtype, self.axis_name)(h, y, train)
+    bn = lambda h: ConditionalBatchNorm(self.num_classes, not train, 0.9, 1e-5, self.axis_name, self.dtype)(h, y)
 
     x = L.dense(z_BxZ, start * start * feats[0]).reshape(-1, start, start, feats[0])
     for f in feats[1:]:
