@@ -1,0 +1,141 @@
+"""Speed rows against the PyTorch peers, on whatever backend is present (CPU here, the GPU of a lent machine).
+
+Peer and jaxgan run alternately as separate processes, `--pairs` pairs per row, median ratio (the protocol of
+`../shared/bench/compare.py`), and one JSON file holds every run (rewritten after each pair, so a run cut short keeps its pairs). Each peer prints `img/s=`; jaxgan runs
+`scripts/benchmark.py --json` (compile seconds of the first K-step call, then steady state).
+
+  python benchmarks/peer_speed.py --peer_python=/tmp/torchpeer/bin/python --bench_dir=../shared/bench \\
+      --data=../shared/data/mnist/t10k-images-idx3-ubyte.gz --json=/tmp/speed.json [--rows=mlp64,dcgan28]
+
+Rows: mlp64, mlp256, mlp64_bf16 (jaxgan bfloat16 compute vs the float32 peer), dcgan28, dcgan28_bf16,
+dcgan28_256 (batch 256 on both sides). `--jax_steps` sets jaxgan's timed steps per row kind (accelerators are fast
+enough that the CPU default of 300 is too short to time).
+"""
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# name -> (peer script, peer batch, jaxgan config, extra jaxgan flags)
+ROWS = {
+    "mlp64": ("seed_torch_mlp_gan.py", 64, "mlp_mnist.py", ["--config.batch_size=64"]),
+    "mlp256": ("seed_torch_mlp_gan.py", 256, "mlp_mnist.py", ["--config.batch_size=256"]),
+    "mlp64_bf16": ("seed_torch_mlp_gan.py", 64, "mlp_mnist.py", ["--config.batch_size=64",
+                                                                  "--config.model.dtype=bfloat16"]),
+    "dcgan28": ("torch_dcgan28.py", 64, "dcgan28.py", ["--config.batch_size=64"]),
+    "dcgan28_bf16": ("torch_dcgan28.py", 64, "dcgan28.py", ["--config.batch_size=64",
+                                                             "--config.model.dtype=bfloat16"]),
+    "dcgan28_256": ("torch_dcgan28.py", 256, "dcgan28.py", ["--config.batch_size=256"]),
+}
+
+
+def _run(cmd, timeout):
+  t0 = time.perf_counter()
+  out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+  text = out.stdout + "\n" + out.stderr
+  if out.returncode != 0:
+    raise RuntimeError(f"exit {out.returncode}: {' '.join(cmd)}\n{text[-3000:]}")
+  return text, time.perf_counter() - t0
+
+
+def peer(args, script, batch):
+  text, wall = _run([args.peer_python, os.path.join(args.bench_dir, script), args.data, str(batch)], args.timeout)
+  m = re.findall(r"img/s=([0-9.]+)", text)
+  if not m:
+    raise RuntimeError(f"no img/s in the peer's output:\n{text[-2000:]}")
+  line = [l for l in text.splitlines() if "img/s=" in l][-1]
+  return {"images_per_sec": float(m[-1]), "line": line.strip(), "wall_sec": wall}
+
+
+def jaxgan(args, config, flags, steps):
+  cmd = [sys.executable, os.path.join(ROOT, "scripts", "benchmark.py"),
+         f"--config={os.path.join(ROOT, 'jaxgan', 'configs', config)}", "--json", f"--steps={steps}", *flags]
+  text, wall = _run(cmd, args.timeout)
+  for line in reversed(text.strip().splitlines()):
+    if line.strip().startswith("{"):
+      r = json.loads(line)
+      r["wall_sec"] = wall
+      return r
+  raise RuntimeError(f"no JSON in jaxgan's output:\n{text[-2000:]}")
+
+
+def _write(path, result):
+  with open(path, "w") as f:
+    json.dump(result, f, indent=1)
+
+
+def machine():
+  info = {"python": platform.python_version(), "host": platform.node()}
+  try:
+    import jax
+    info["jax"] = jax.__version__
+    info["jax_devices"] = [str(d.device_kind) for d in jax.devices()]
+  except Exception as e:  # noqa: BLE001 - recorded, not fatal
+    info["jax_error"] = repr(e)
+  try:
+    info["nvidia_smi"] = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total",
+                                         "--format=csv,noheader"], capture_output=True, text=True,
+                                        timeout=30).stdout.strip()
+  except Exception:  # noqa: BLE001 - no GPU
+    pass
+  return info
+
+
+def main():
+  ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  ap.add_argument("--peer_python", required=True)
+  ap.add_argument("--bench_dir", required=True, help="folder with seed_torch_mlp_gan.py and torch_dcgan28.py")
+  ap.add_argument("--data", required=True, help="MNIST idx .gz or uint8 .npy for the peers")
+  ap.add_argument("--json", required=True, help="output file (rewritten after every run)")
+  ap.add_argument("--rows", default="mlp64,mlp256,mlp64_bf16,dcgan28")
+  ap.add_argument("--pairs", type=int, default=3)
+  ap.add_argument("--mlp_steps", type=int, default=300)
+  ap.add_argument("--conv_steps", type=int, default=100)
+  ap.add_argument("--timeout", type=int, default=600)
+  args = ap.parse_args()
+  rows = args.rows.split(",")
+  unknown = [r for r in rows if r not in ROWS]
+  if unknown:
+    sys.exit(f"unknown rows {unknown}; choose from {sorted(ROWS)}")
+  result = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "pairs": args.pairs, "rows": {}}
+  print(json.dumps(result["machine"]), flush=True)
+  for name in rows:
+    script, batch, config, flags = ROWS[name]
+    steps = args.mlp_steps if config.startswith("mlp") else args.conv_steps
+    row = result["rows"][name] = {"peer": [], "jaxgan": [], "command_flags": flags, "jaxgan_steps": steps}
+    try:
+      for i in range(args.pairs):
+        row["peer"].append(peer(args, script, batch))
+        row["jaxgan"].append(jaxgan(args, config, flags, steps))
+        a, b = row["peer"][-1]["images_per_sec"], row["jaxgan"][-1]["images_per_sec"]
+        print(f"{name} pair {i + 1}: peer {a:.0f} img/s  jaxgan {b:.0f} img/s "
+              f"(compile {row['jaxgan'][-1]['compile_sec']:.1f}s, K={row['jaxgan'][-1]['steps_per_call']})",
+              flush=True)
+        _write(args.json, result)
+      ma = statistics.median(r["images_per_sec"] for r in row["peer"])
+      mb = statistics.median(r["images_per_sec"] for r in row["jaxgan"])
+      row.update(peer_median=ma, jaxgan_median=mb, ratio=mb / ma,
+                 compile_sec=statistics.median(r["compile_sec"] for r in row["jaxgan"]))
+    except Exception as e:  # noqa: BLE001 - keep the other rows
+      row["error"] = str(e)
+      print(f"{name}: FAILED {e}", flush=True)
+    _write(args.json, result)
+  print("\nrow            peer img/s   jaxgan img/s   ratio   jaxgan compile")
+  for name, row in result["rows"].items():
+    if "ratio" in row:
+      print(f"{name:<14} {row['peer_median']:>10.0f} {row['jaxgan_median']:>14.0f} {row['ratio']:>7.2f}x "
+            f"{row['compile_sec']:>8.1f}s")
+    else:
+      print(f"{name:<14} failed: {row.get('error', '')[:200]}")
+
+
+if __name__ == "__main__":
+  main()
