@@ -64,5 +64,8 @@ def make_train_fn(gan: GAN, mesh, batch_size: int, k: int, unroll: int = 1, resi
 
   batch_axis = (None, AXIS) if gan.n_critic == 1 else (None, None, AXIS)
   data_spec = P() if resident else P(*batch_axis)
-  fn = jax.shard_map(per_device, mesh=mesh, in_specs=(P(), data_spec), out_specs=(P(), P()))
+  # One device: nothing to reduce, and the unchecked map lets the step skip the one-participant all-reduces
+  # (`step._single`); several devices: checked, so a missing pmean is a trace-time error.
+  fn = jax.shard_map(per_device, mesh=mesh, in_specs=(P(), data_spec), out_specs=(P(), P()),
+                     check_vma=mesh.size > 1)
   return jax.jit(fn, donate_argnums=0)
