@@ -164,3 +164,28 @@ def test_nonfinite_update_is_flagged_and_skipped_when_configured():
   assert float(metrics["nonfinite"]) == 1.0
   chex.assert_trees_all_equal(new.g_params, bad.g_params)  # G's gradient went through the NaN D: skipped
   chex.assert_trees_all_equal(new.g_opt_state, bad.g_opt_state)
+
+
+@pytest.mark.parametrize("bad", [jnp.nan, jnp.inf, -jnp.inf])
+@pytest.mark.parametrize("where", ["a", "b"])
+def test_all_finite_flags_any_nonfinite_entry(bad, where):
+  tree = {"a": jnp.ones((3, 4)), "b": [jnp.zeros(5), jnp.arange(6.0)]}
+  assert bool(step_lib._all_finite(tree))
+  if where == "a":
+    tree["a"] = tree["a"].at[1, 2].set(bad)
+  else:
+    tree["b"][1] = tree["b"][1].at[4].set(bad)
+  assert not bool(step_lib._all_finite(tree))
+  assert bool(step_lib._all_finite({}))
+
+
+@pytest.mark.parametrize("n_devices, reduces", [(1, False), (4, True)])
+def test_cross_device_reductions_only_on_a_multi_device_mesh(n_devices, reduces):
+  # On one device the gradients need no reduction; XLA:CPU would still copy them in a one-participant all-reduce.
+  config = tiny_config()
+  mesh = make_mesh(jax.devices()[:n_devices])
+  gan = build_gan(config, "data")
+  fn = make_train_fn(gan, mesh, config.batch_size, 2)
+  state = replicate(init_state(gan, config.seed), mesh)
+  hlo = fn.lower(state, replicate(jnp.asarray(dataset()), mesh)).compile().as_text()
+  assert ("all-reduce" in hlo) == reduces
