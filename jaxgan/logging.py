@@ -209,6 +209,19 @@ class MetricWriter:
     self.close()
 
 
+class NullWriter:
+  """MetricWriter's interface, writing nothing: the non-primary processes of a multi-host run."""
+
+  def write(self, step: int, scalars: Mapping[str, Any]) -> None:
+    del step, scalars
+
+  def write_many(self, steps: Sequence[int], scalars: Mapping[str, Any]) -> None:
+    del steps, scalars
+
+  def close(self) -> None:
+    pass
+
+
 def _ends_with_newline(path: str) -> bool:
   with open(path, "rb") as f:
     f.seek(0, os.SEEK_END)

@@ -80,6 +80,9 @@ class Trainer:
   def __init__(self, config, workdir: str, devices=None, progress: Optional[bool] = None, quiet: bool = False):
     validate(config)
     self.config, self.workdir, self.quiet = config, workdir, quiet
+    # Multi-host (jax.distributed): every process runs the same program on the global mesh and takes part in
+    # checkpoints; only process 0 writes the workdir's host-side files (config, metrics, samples) and prints.
+    self.primary = jax.process_index() == 0
     self.mesh = make_mesh(devices)
     self.local_batch = check_batch(config.batch_size, self.mesh)
     self.gan: GAN = build_gan(config, "data")
@@ -130,7 +133,7 @@ class Trainer:
     return self._fns[k]
 
   def _log(self, msg: str) -> None:
-    if not self.quiet:
+    if not self.quiet and self.primary:
       print(msg, flush=True)
 
   # -- outputs -------------------------------------------------------------------------------------------------
@@ -139,6 +142,8 @@ class Trainer:
     return {"fingerprint": self.fingerprint, "config": self.config.to_dict(), "jaxgan_version": jaxgan.__version__}
 
   def write_config(self) -> None:
+    if not self.primary:
+      return
     path = os.path.join(self.workdir, CONFIG_FILE)
     resolved = self.config.to_dict()
     resolved["resolved"] = {"steps_per_call": self.k, "unroll": self.unroll, "backend": self.backend,
@@ -172,13 +177,17 @@ class Trainer:
     for tag, params in (("", self.state.g_params), ("ema_", self.state.ema_params)):
       if params is None:
         continue
-      x = np.asarray(gen(params, self.state.g_vars, z, labels))
+      x = np.asarray(gen(params, self.state.g_vars, z, labels))  # every process computes (SPMD) ...
+      if not self.primary:  # ... one writes
+        continue
       path = os.path.join(self.workdir, "samples", f"{tag}step_{step:07d}.png")
       if x.ndim == 2:
         log_lib.save_points_plot(x, path, title=f"{tag}step {step}")
       else:
         log_lib.save_image_grid(x, path, nrow=columns)
-    log_lib.plot_losses(os.path.join(self.workdir, log_lib.METRICS_FILE), os.path.join(self.workdir, "losses.png"))
+    if self.primary:
+      log_lib.plot_losses(os.path.join(self.workdir, log_lib.METRICS_FILE),
+                          os.path.join(self.workdir, "losses.png"))
 
   def evaluate(self, step: int, writer) -> dict:
     """The configured metrics on `eval.num` samples (EMA generator when present), logged as eval/<metric>/<key>;
@@ -232,7 +241,7 @@ class Trainer:
       return {"step": step, "stopped": "done"}
     if step:
       self._log(f"resuming from step {step} in {self.workdir}")
-    writer = log_lib.MetricWriter(self.workdir, resume_step=step)
+    writer = log_lib.MetricWriter(self.workdir, resume_step=step) if self.primary else log_lib.NullWriter()
     data_arg, stream = None, None
     cond = self.gan.conditional
     if self.resident:
@@ -245,7 +254,7 @@ class Trainer:
                                int(self.config.seed), step, put=lambda x: jax.device_put(x, sharding),
                                with_labels=cond)
     bar = log_lib.ProgressBar(total, step, batch_size=int(self.config.batch_size),
-                              disable=None if self.progress is None else not self.progress,
+                              disable=(None if self.progress is None else not self.progress) or not self.primary,
                               file=open(os.devnull, "w") if self.quiet else None)
     old = {s: signal.signal(s, self._handle_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     stopped, summary, last = "done", {}, time.perf_counter()
