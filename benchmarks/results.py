@@ -25,6 +25,7 @@ WORK = os.path.join(ROOT, "runs", "results")
 MNIST_ROWS = {
     "mnist_fast": ("jaxgan/configs/mnist_fast.py", []),
     "mnist_fast_uncond": ("jaxgan/configs/mnist_fast.py", ["--config.model.num_classes=0"]),
+    "mnist_best": ("jaxgan/configs/mnist_best.py", []),
     "mlp_mnist": ("jaxgan/configs/mlp_mnist.py", ["--config.steps=3000"]),
     "mlp_mnist_stable": ("jaxgan/configs/mlp_mnist_stable.py", ["--config.steps=3000"]),
     "cgan_mnist": ("jaxgan/configs/cgan_mnist.py", []),
