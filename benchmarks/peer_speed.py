@@ -1,15 +1,16 @@
 """Speed rows against the PyTorch peers, on whatever backend is present (CPU here, the GPU of a lent machine).
 
 Peer and jaxgan run alternately as separate processes, `--pairs` pairs per row, median ratio (the protocol of
-`../shared/bench/compare.py`), and one JSON file holds every run (rewritten after each pair, so a run cut short keeps its pairs). Each peer prints `img/s=`; jaxgan runs
-`scripts/benchmark.py --json` (compile seconds of the first K-step call, then steady state).
+`../shared/bench/compare.py`). One JSON file holds every run; it is rewritten after each pair, so a run cut short
+keeps its pairs. Each peer prints `img/s=`; jaxgan runs `scripts/benchmark.py --json` (compile seconds of the first
+K-step call, then steady state).
 
   python benchmarks/peer_speed.py --peer_python=/tmp/torchpeer/bin/python --bench_dir=../shared/bench \\
       --data=../shared/data/mnist/t10k-images-idx3-ubyte.gz --json=/tmp/speed.json [--rows=mlp64,dcgan28]
 
 Rows: mlp64, mlp256, mlp64_bf16 (jaxgan bfloat16 compute vs the float32 peer), dcgan28, dcgan28_bf16,
-dcgan28_256 (batch 256 on both sides). `--jax_steps` sets jaxgan's timed steps per row kind (accelerators are fast
-enough that the CPU default of 300 is too short to time).
+dcgan28_256 (batch 256 on both sides). `--mlp_steps` / `--conv_steps` set jaxgan's timed steps for the MLP and the
+DCGAN rows (accelerators are fast enough that the CPU defaults, 300 and 100, are too short to time).
 """
 import argparse
 import json
