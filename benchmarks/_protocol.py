@@ -1,4 +1,4 @@
-"""What the quality protocols (quality.py, stacked.py) share: train a preset timed, and write a traceable JSON row."""
+"""What the benchmark protocols share: train a preset timed, the machine record, and a traceable JSON row."""
 import json
 import os
 import platform
@@ -23,13 +23,17 @@ def train_timed(config, workdir: str, train: bool = True):
   return run, row
 
 
+def machine(**extra) -> dict:
+  """The machine a measurement ran on (platform, CPU count, jax version and backend), plus `extra` fields."""
+  import jax  # pylint: disable=g-import-not-at-top
+  return {"platform": platform.platform(), "cpus": os.cpu_count(), "jax": jax.__version__,
+          "backend": jax.default_backend(), **extra}
+
+
 def write_row(path: str, row: dict, protocol: str, config) -> None:
   """`row` plus the protocol, seed, command, date and machine, as JSON at `path`."""
-  import jax  # pylint: disable=g-import-not-at-top
   row = dict(row, protocol=protocol, seeds=[int(config.seed)], command=" ".join(sys.argv),
-             date=time.strftime("%Y-%m-%d"),
-             machine={"platform": platform.platform(), "cpus": os.cpu_count(), "jax": jax.__version__,
-                      "backend": jax.default_backend()})
+             date=time.strftime("%Y-%m-%d"), machine=machine())
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   with open(path, "w") as f:
     json.dump(row, f, indent=1)

@@ -19,6 +19,8 @@ import shlex
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # _protocol, also when loaded by file path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -28,6 +30,8 @@ from jaxgan.gan import build_gan, init_state
 from jaxgan.loop import make_train_fn
 from jaxgan.metrics.mixtures import mixture_metrics
 from jaxgan.parallel import make_mesh, replicate
+
+import _protocol  # noqa: E402  (benchmarks/_protocol.py)
 
 NUM_EVAL = 2_500
 
@@ -119,9 +123,8 @@ def report(args, rows, command: str) -> dict:
       "command": command,
       "config": args.config, "overrides": list(args.set), "seeds": [r["seed"] for r in rows],
       "num_eval": NUM_EVAL, "summary": summary, "runs": rows,
-      "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpu_affinity": affinity,
-                  "xla_flags": os.environ.get("XLA_FLAGS", ""), "jax": jax.__version__,
-                  "backend": jax.default_backend()},
+      "machine": _protocol.machine(processor=platform.processor(), cpu_affinity=affinity,
+                                   xla_flags=os.environ.get("XLA_FLAGS", "")),
   }
 
 

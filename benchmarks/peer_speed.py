@@ -22,6 +22,10 @@ import subprocess
 import sys
 import time
 
+import jax
+
+import _protocol  # benchmarks/_protocol.py (this script's folder is first on sys.path)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # name -> (peer script, peer batch, jaxgan config, extra jaxgan flags)
@@ -73,18 +77,13 @@ def _write(path, result):
 
 
 def machine():
-  info = {"python": platform.python_version(), "host": platform.node()}
-  try:
-    import jax
-    info["jax"] = jax.__version__
-    info["jax_devices"] = [str(d.device_kind) for d in jax.devices()]
-  except Exception as e:  # noqa: BLE001 - recorded, not fatal
-    info["jax_error"] = repr(e)
+  info = _protocol.machine(python=platform.python_version(),
+                           jax_devices=[str(d.device_kind) for d in jax.devices()])
   try:
     info["nvidia_smi"] = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total",
                                          "--format=csv,noheader"], capture_output=True, text=True,
                                         timeout=30).stdout.strip()
-  except Exception:  # noqa: BLE001 - no GPU
+  except (OSError, subprocess.SubprocessError):  # no GPU driver on this machine
     pass
   return info
 
