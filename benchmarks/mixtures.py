@@ -22,7 +22,6 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # _protocol, also when loaded by file path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxgan.data.mixtures import sample_mixture
