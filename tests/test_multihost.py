@@ -21,13 +21,7 @@ OVERRIDES = {"model.width": 0.0625, "batch_size": 16, "steps_per_call": 5, "chec
 
 def _config(steps):
   c = mlp_mnist.get_config()
-  for key, value in OVERRIDES.items():
-    *parents, leaf = key.split(".")
-    node = c
-    for p in parents:
-      node = node[p]
-    node[leaf] = value
-  c.steps = steps
+  c.update_from_flattened_dict({**OVERRIDES, "steps": steps})  # what the --config.<key> flags below do
   return c
 
 
