@@ -104,6 +104,9 @@ def main():
   unknown = [r for r in rows if r not in ROWS]
   if unknown:
     sys.exit(f"unknown rows {unknown}; choose from {sorted(ROWS)}")
+  for flag in ("pairs", "mlp_steps", "conv_steps", "timeout"):
+    if getattr(args, flag) < 1:
+      sys.exit(f"--{flag} must be positive, got {getattr(args, flag)}")
   result = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "pairs": args.pairs, "rows": {}}
   print(json.dumps(result["machine"]), flush=True)
