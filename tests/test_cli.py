@@ -98,6 +98,14 @@ def test_benchmark_json(tmp_path):
   assert out["images_per_sec"] > 0 and out["backend"] == "cpu" and out["devices"] == 1
 
 
+def test_benchmark_of_the_default_class_conditional_preset():
+  # the default preset (mnist_fast) is class-conditional: the resident data must carry the labels
+  r = run("benchmark.py", "--config.model.width=0.125", "--config.steps_per_call=2", "--json", "--steps=2")
+  assert r.returncode == 0, r.stderr
+  out = json.loads(r.stdout.strip().splitlines()[-1])
+  assert out["model"] == "dcgan" and out["images_per_sec"] > 0 and np.isfinite(out["d_loss"])
+
+
 @pytest.mark.parametrize("args,fragments", [
     (["--config=jaxgan/configs/no_such_preset.py"], ["config file not found", "no_such_preset.py"]),
     (["--config.model.name=bogus"], ["unknown model 'bogus'", "mlp"]),
