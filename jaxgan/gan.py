@@ -124,6 +124,36 @@ class GAN:
     """G(z[, labels]) in inference mode (BatchNorm running averages); float32 NHWC images in [-1, 1]."""
     return self.g_apply({"params": g_params, **g_vars}, z, labels, train=train)
 
+  def standing_stats(self, g_params, g_vars, key, batches: int = 32, batch: int = 256):
+    """G's BatchNorm statistics recomputed for `g_params` ("standing statistics", Brock et al. 2019): the exact
+    mean of the per-batch means and variances of `batches` training-mode forward passes of `batch` latents from
+    `key` (balanced labels). The EMA generator needs this: its weights are an average, but the running statistics
+    in `g_vars` were collected by the raw G. Returns `g_vars` unchanged when G has no BatchNorm (or batches = 0).
+
+    Generic over BatchNorm momenta m: one pass with every running statistic at 0 returns (1 − m)·b for the batch
+    statistic b, and the same pass with them at 1 returns m + (1 − m)·b, which gives 1 − m per statistic."""
+    if "batch_stats" not in g_vars or batches <= 0:
+      return g_vars
+    labels = self.balanced_labels(batch)
+    # Runs outside the device mesh (sampling): BatchNorm must not average over a device axis here.
+    gen = self.generator.clone(axis_name=None) if hasattr(self.generator, "axis_name") else self.generator
+
+    def update(stats, z):
+      _, new = gen.apply({"params": g_params, **g_vars, "batch_stats": stats}, z, **self._cond(labels), train=True,
+                         mutable=["batch_stats"])
+      return new["batch_stats"]
+
+    zeros = jax.tree.map(jnp.zeros_like, g_vars["batch_stats"])
+    ones = jax.tree.map(jnp.ones_like, g_vars["batch_stats"])
+    keys = jax.random.split(key, batches)
+    z0 = self.sample_latents(keys[0], batch)
+    one_minus_m = jax.tree.map(lambda a, b: 1.0 - (b - a), update(zeros, z0), update(ones, z0))
+    total = jax.lax.fori_loop(
+        0, batches, lambda i, acc: jax.tree.map(jnp.add, acc, update(zeros, self.sample_latents(keys[i], batch))),
+        zeros)
+    stats = jax.tree.map(lambda t, d: t / (batches * d), total, one_minus_m)
+    return {**g_vars, "batch_stats": stats}
+
 
 _OPTIMIZERS = ("adam", "rmsprop", "sgd", "optimistic_adam")
 

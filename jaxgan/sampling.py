@@ -33,11 +33,24 @@ def load_run(workdir: str, step: Optional[int] = None) -> Run:
   return Run(config, gan, state, int(step if step is not None else ckpt.latest_step()))
 
 
+def standing_fn(gan: GAN, config, batches: Optional[int] = None):
+  """A jitted (ema_params, g_vars) -> g_vars giving the EMA generator BatchNorm statistics of its own weights
+  (`GAN.standing_stats`) from `batches` batches of 256 (None: `config.standing_stats`, default 32). The latents
+  come from a key fixed by the config's seed, so the EMA generator is one network whatever the sampling seed."""
+  n = int(config.get("standing_stats", 32)) if batches is None else int(batches)
+  if n < 0:
+    raise ValueError(f"standing_stats must be >= 0, got {n}")
+  key = jax.random.key(int(config.get("seed", 0)) + 20_000)
+  return jax.jit(lambda params, g_vars: gan.standing_stats(params, g_vars, key, batches=n))
+
+
 def generate(run: Run, num: int, seed: int = 0, ema: Optional[bool] = None, batch: int = 500,
-             label: Optional[int] = None) -> np.ndarray:
+             label: Optional[int] = None, standing_stats: Optional[int] = None) -> np.ndarray:
   """`num` samples from fixed latents of `seed`: uint8 [N, H, W, C] images, or float32 [N, D] points for 2-D
   models. `ema=None` uses the EMA generator when the run has one. Class-conditional runs draw every class equally
-  often (sample i has class i mod C), or only class `label`."""
+  often (sample i has class i mod C), or only class `label`. The EMA generator of a G with BatchNorm samples with
+  statistics recomputed for its weights from `standing_stats` batches of 256 (None: the run's config, default 32;
+  0: G's running statistics)."""
   if num <= 0:
     raise ValueError(f"--num must be positive, got {num}")
   labels = run.gan.balanced_labels(num, label)
@@ -47,6 +60,7 @@ def generate(run: Run, num: int, seed: int = 0, ema: Optional[bool] = None, batc
   if ema and state.ema_params is None:
     raise ValueError("this run has no EMA generator (trained with ema_decay=0); use --ema=false")
   params = state.ema_params if ema else state.g_params
+  g_vars = standing_fn(run.gan, run.config, standing_stats)(params, state.g_vars) if ema else state.g_vars
   gen = jax.jit(run.gan.generate)
   z = run.gan.sample_latents(jax.random.key(seed), num)
   out = []
@@ -56,6 +70,6 @@ def generate(run: Run, num: int, seed: int = 0, ema: Optional[bool] = None, batc
     yb = None if labels is None else labels[i:i + batch]
     if zb.shape[0] < batch and num > batch:  # pad the last batch: one compiled shape
       zb, yb = pad(zb), (None if yb is None else pad(yb))
-    out.append(np.asarray(gen(params, state.g_vars, zb, yb)))
+    out.append(np.asarray(gen(params, g_vars, zb, yb)))
   x = np.concatenate(out)[:num]
   return x.astype(np.float32) if x.ndim == 2 else images_to_uint8(x)

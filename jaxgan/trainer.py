@@ -18,6 +18,7 @@ import jaxgan
 from jaxgan import checkpoint as ckpt_lib
 from jaxgan import data as data_lib
 from jaxgan import logging as log_lib
+from jaxgan import sampling
 from jaxgan.gan import GAN, build_gan, init_state
 from jaxgan.loop import make_train_fn
 from jaxgan.parallel import check_batch, make_mesh, replicate, replicated
@@ -43,6 +44,8 @@ def validate(config) -> None:
   for key in ("checkpoint_every", "sample_every", "keep_checkpoints"):
     if key in config:
       _positive_int(config, key)
+  if "standing_stats" in config and (not isinstance(config.standing_stats, int) or config.standing_stats < 0):
+    raise ConfigError(f"config.standing_stats must be an integer >= 0, got {config.standing_stats!r}")
   if config.get("nonfinite", "stop") not in ("stop", "skip"):
     raise ConfigError(f"config.nonfinite must be 'stop' or 'skip', got {config.nonfinite!r}")
 
@@ -177,7 +180,12 @@ class Trainer:
     for tag, params in (("", self.state.g_params), ("ema_", self.state.ema_params)):
       if params is None:
         continue
-      x = np.asarray(gen(params, self.state.g_vars, z, labels))  # every process computes (SPMD) ...
+      g_vars = self.state.g_vars
+      if tag:  # the EMA generator with BatchNorm statistics of its own weights
+        if "standing" not in self._fns:
+          self._fns["standing"] = sampling.standing_fn(self.gan, self.config)
+        g_vars = self._fns["standing"](params, g_vars)
+      x = np.asarray(gen(params, g_vars, z, labels))  # every process computes (SPMD) ...
       if not self.primary:  # ... one writes
         continue
       path = os.path.join(self.workdir, "samples", f"{tag}step_{step:07d}.png")

@@ -11,6 +11,8 @@ def get_config():
   c.ema_decay = 0.0             # EMA of G's params; 0 = off
   c.nonfinite = "stop"          # stop | skip: a non-finite loss/gradient stops the run, or the update is skipped
   c.ema_rampup = 0.0            # StyleGAN2-ADA EMA ramp-up (see jaxgan/gan.py); 0 = constant decay
+  c.standing_stats = 32         # EMA G with BatchNorm samples with statistics recomputed for its own weights
+                                # from this many batches of 256 (GAN.standing_stats); 0 = reuse G's running ones
   c.augment = ""                # DiffAugment for D, e.g. "translation,cutout,color"
   c.pack = 1                    # PacGAN: D judges `pack` samples at once
   c.sanitize_grads = False      # non-finite gradient entries -> 0
