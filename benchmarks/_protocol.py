@@ -33,7 +33,7 @@ def machine(**extra) -> dict:
 def write_row(path: str, row: dict, protocol: str, config) -> None:
   """`row` plus the protocol, seed, command, date and machine, as JSON at `path`."""
   row = dict(row, protocol=protocol, seeds=[int(config.seed)], command=" ".join(sys.argv),
-             date=time.strftime("%Y-%m-%d"), machine=machine())
+             date=time.strftime("%Y-%m-%d"), machine=machine(xla_flags=os.environ.get("XLA_FLAGS", "")))
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   with open(path, "w") as f:
     json.dump(row, f, indent=1)
