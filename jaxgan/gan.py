@@ -26,7 +26,7 @@ al. 2017; D returns [B, 1 + C]: the real/fake logit, then class logits; both net
 cross-entropy of their samples, D on real and fake).
 """
 import dataclasses
-from typing import Any, Optional, Tuple
+from typing import Optional, Tuple
 
 import flax.linen as nn
 import jax

@@ -6,7 +6,6 @@
 a K-step call never returns to the host) or streamed batches [K, (n_critic,) B, H, W, C] split over devices. For a
 class-conditional GAN `data` is the pair (images, int labels) with labels [N] or [K, (n_critic,) B].
 """
-import functools
 
 import jax
 import jax.numpy as jnp

@@ -1,5 +1,4 @@
 """Gradient penalties against closed forms: a linear D has ∇D = w everywhere, a quadratic D has ∇D(x) = a·x."""
-import chex
 import jax
 import jax.numpy as jnp
 import ml_collections
