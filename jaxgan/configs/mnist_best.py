@@ -14,8 +14,8 @@ The default (`mnist_fast`: conditional half-width DCGAN, Adam 5e-4) plus:
 - An EMA generator with a longer half-life (0.999, ramped up over the first 5 % of training as in StyleGAN2-ADA),
   sampled with standing BatchNorm statistics (`standing_stats`, the default).
 
-Measured (seed 0, one thread): judge FD 13.89 = 1.93× the floor, classes within 1.06, 30.8 CPU-minutes; README
-"Results" and docs/results/mnist_best.json.
+Measured (one thread): seed 0 judge FD 13.89 = 1.93× the floor, classes within 1.06, 30.8 CPU-minutes; seed 1
+15.40 = 2.14×, classes 1.11. README "Results", docs/results/mnist_best.json and mnist_best_seed1.json.
 """
 from jaxgan.configs import mnist_fast
 
