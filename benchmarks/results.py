@@ -106,7 +106,7 @@ def render() -> str:
     tag = "ema_" if "ema_fd" in r else ""
     ratio = r[tag + "class_ratio"]
     ratio = "∞ (classes missing)" if ratio is None else f"{ratio:.2f}"
-    threads = " (1 thread)" if "intra_op_parallelism_threads=1" in r.get("machine", {}).get("xla_flags", "") else ""
+    threads = " (1 thread)" if r.get("machine", {}).get("xla_flags") == SINGLE_THREAD["XLA_FLAGS"] else ""
     lines.append(f"| {name}{' (EMA G)' if tag else ''} | {r['steps']:,} | {r[tag + 'fd']:.2f} | "
                  f"{r[tag + 'fd']/r['floor']:.2f} | {r[tag + 'classes']}/10 | {ratio} | {r['train_wall_min']:.1f} | "
                  f"{r['train_cpu_min']:.1f}{threads} |")

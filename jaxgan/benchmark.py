@@ -22,9 +22,7 @@ def benchmark(config, steps: int = 300, devices=None) -> dict:
   k, unroll = choose_k(config, backend)
   fn = make_train_fn(gan, mesh, int(config.batch_size), k, unroll, resident=True)
   state = replicate(init_state(gan, int(config.seed)), mesh)
-  if gan.conditional and data.labels is None:
-    raise ValueError(f"model.num_classes={gan.num_classes} needs a labelled dataset; {config.data.name!r} has no "
-                     f"labels")
+  data_lib.check_labels(data, gan.num_classes)
   # the trainer's resident layout: images, or (images, labels) for a class-conditional GAN
   images = jax.device_put((data.images, data.labels) if gan.conditional else data.images, replicated(mesh))
   t0 = time.perf_counter()
