@@ -115,6 +115,7 @@ def test_benchmark_of_the_default_class_conditional_preset():
     (["--config.batch_size=0"], ["batch_size must be a positive integer"]),
     (["--config.batch_size=-8"], ["batch_size must be a positive integer"]),
     (["--config.steps=0"], ["steps must be a positive integer"]),
+    (["--config.standing_stats=-1"], ["standing_stats must be an integer >= 0"]),
     (["--config.data.name=/nonexistent/digits.npz"], ["not found", "/nonexistent/digits.npz"]),
     (["--config.model.image_shape=(32,32,3)"], ["has images 28x28x1 but the model takes 32x32x3"]),
     (["--config.batch_size=abc"], ["batch_size"]),
