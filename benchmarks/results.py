@@ -121,7 +121,7 @@ def render() -> str:
         return ["—"] * 3, None
       s = r["summary"]
       pm = lambda k, scale=1, d=1: (f"{s[k]['mean'] * scale:.{d}f} ± {(s[k]['se'] or 0) * scale:.{d}f}")
-      return [pm("modes", 1, 2), pm("high_quality_fraction", 100, 1), pm("reverse_kl", 1, 3)], s["cpu_s"]["mean"]
+      return [pm("modes", 1, 2), pm("high_quality_fraction", 100, 1), pm("reverse_kl", 1, 4)], s["cpu_s"]["mean"]
     rc, rt = cells(ring)
     gc, gt = cells(grid)
     cpu = " / ".join(_fmt(t, 0) for t in (rt, gt))
