@@ -2,7 +2,7 @@
 
   python benchmarks/results.py                      # re-render the README table from docs/results/*.json
   python benchmarks/results.py --run=mnist_fast,ring8   # (re)measure some rows, then re-render
-  python benchmarks/results.py --run=all            # everything: about 2.5 hours on a 2-core CPU
+  python benchmarks/results.py --run=all            # everything: about 3.5 hours on a 2-core CPU
 
 Each measured row is written to docs/results/<row>.json by the protocol's own script (benchmarks/quality.py for
 MNIST presets, benchmarks/mixtures.py for the 2-D mixtures, scripts/evaluate.py for stacked MNIST), with the
@@ -16,17 +16,21 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "docs", "results")
 README = os.path.join(ROOT, "README.md")
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 WORK = os.path.join(ROOT, "runs", "results")
 
-# row -> (protocol, preset, extra flags). MNIST rows: one seed (0), scored with 5,000 samples.
+# row -> (preset, extra flags). MNIST rows: training seed 0 unless the flags say otherwise, 5,000 samples.
 MNIST_ROWS = {
     "mnist_fast": ("jaxgan/configs/mnist_fast.py", []),
     "mnist_fast_uncond": ("jaxgan/configs/mnist_fast.py", ["--config.model.num_classes=0"]),
     "mnist_best": ("jaxgan/configs/mnist_best.py", []),
+    "mnist_best_seed1": ("jaxgan/configs/mnist_best.py", ["--config.seed=1"]),
+    "mnist_best_seed2": ("jaxgan/configs/mnist_best.py", ["--config.seed=2"]),
     "mlp_mnist": ("jaxgan/configs/mlp_mnist.py", ["--config.steps=3000"]),
     "mlp_mnist_stable": ("jaxgan/configs/mlp_mnist_stable.py", ["--config.steps=3000"]),
     "cgan_mnist": ("jaxgan/configs/cgan_mnist.py", []),
@@ -38,7 +42,9 @@ MNIST_ROWS = {
 # CPU one XLA thread does more steps per CPU-minute than two (mnist_best: 91 vs ≈ 110 CPU-ms a step); unpinned,
 # the same run measured ≈ 25 % slower a step.
 SINGLE_THREAD = {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
-ROW_ENV = {"mnist_best": SINGLE_THREAD}
+ROW_ENV = {name: SINGLE_THREAD for name in ("mnist_best", "mnist_best_seed1", "mnist_best_seed2", "wgan_mnist",
+                                            "wgan_gp_mnist", "sngan_mnist", "stacked_mnist")}
+# Rows "<row>_seed<N>" are the same preset trained with another seed; the table adds their mean with <row>.
 MIXTURE_ROWS = {"ring8": "jaxgan/configs/ring8.py", "grid25": "jaxgan/configs/grid25.py"}
 STACKED_ROWS = {"stacked_mnist": "jaxgan/configs/stacked_mnist.py"}
 ALL = list(MNIST_ROWS) + list(MIXTURE_ROWS) + list(STACKED_ROWS)
@@ -74,7 +80,7 @@ def run_row(name: str) -> None:
     _py("benchmarks/mixtures.py", f"--config={MIXTURE_ROWS[name]}", "--seeds=10", f"--json={out}")
   elif name in STACKED_ROWS:
     _py("benchmarks/stacked.py", f"--config={STACKED_ROWS[name]}", f"--workdir={os.path.join(WORK, name)}",
-        f"--json={out}")
+        f"--json={out}", env=ROW_ENV.get(name))
   else:
     raise SystemExit(f"error: unknown row {name!r}; rows: {', '.join(ALL)}")
 
@@ -91,11 +97,29 @@ def _fmt(x, digits=1):
   return "—" if x is None else f"{x:.{digits}f}"
 
 
+def _seed_mean(name):
+  """After the last of a row's seeds ("<row>", "<row>_seed1", ...): a row with their mean ± s.e."""
+  base = name.partition("_seed")[0]
+  group = [n for n in MNIST_ROWS if n == base or n.startswith(base + "_seed")]
+  if len(group) < 2 or name != group[-1]:
+    return []
+  rows = [r for r in map(_load, group) if r is not None]
+  if len(rows) < 2:
+    return []
+  tag = "ema_" if all("ema_fd" in r for r in rows) else ""
+  fd = np.array([r[tag + "fd"] for r in rows])
+  ratios = [r[tag + "class_ratio"] for r in rows]
+  worst = "∞" if None in ratios else f"≤ {max(ratios):.2f}"
+  se = fd.std(ddof=1) / np.sqrt(len(fd))
+  return [f"| **{base}, mean of {len(rows)} seeds** | | **{fd.mean():.2f} ± {se:.2f}** | "
+          f"**{fd.mean() / rows[0]['floor']:.2f}** | | {worst} | | |"]
+
+
 def render() -> str:
   lines = ["**MNIST** (judge FD: the offline MNIST judge's 128-d features, 5,000 samples from seed 0 — the EMA "
            "generator where the preset has one, with standing BatchNorm statistics — vs 2,000 held-out test digits; "
-           "floor = 5,000 real training digits = 7.2; class ratio = largest / smallest predicted class; one training "
-           "seed, 0; minutes of training on the 2-core CPU named in the JSON: wall clock, and CPU = process time "
+           "floor = 5,000 real training digits = 7.2; class ratio = largest / smallest predicted class; training "
+           "seed 0 unless the row names another, mean ± s.e. over the seeds a preset was trained with; minutes of training on the 2-core CPU named in the JSON: wall clock, and CPU = process time "
            "over all threads, compilation included; \"1 thread\": trained with single-threaded XLA):", "",
            "| preset | steps | judge FD | × floor | classes | class ratio | train wall min | train CPU min |",
            "|---|---|---|---|---|---|---|---|"]
@@ -107,9 +131,12 @@ def render() -> str:
     ratio = r[tag + "class_ratio"]
     ratio = "∞ (classes missing)" if ratio is None else f"{ratio:.2f}"
     threads = " (1 thread)" if r.get("machine", {}).get("xla_flags") == SINGLE_THREAD["XLA_FLAGS"] else ""
-    lines.append(f"| {name}{' (EMA G)' if tag else ''} | {r['steps']:,} | {r[tag + 'fd']:.2f} | "
+    base, _, seed = name.partition("_seed")
+    label = f"{base}, seed {seed}" if seed else name
+    lines.append(f"| {label}{' (EMA G)' if tag else ''} | {r['steps']:,} | {r[tag + 'fd']:.2f} | "
                  f"{r[tag + 'fd']/r['floor']:.2f} | {r[tag + 'classes']}/10 | {ratio} | {r['train_wall_min']:.1f} | "
                  f"{r['train_cpu_min']:.1f}{threads} |")
+    lines += _seed_mean(name)
   lines += ["", "**2-D mixtures** (PacGAN protocol, 2,500 samples, mean ± s.e. over 10 seeds; published rows: "
             "PacGAN Table 1):", "",
             "| model | ring modes | ring %HQ | ring KL | grid modes | grid %HQ | grid KL | CPU s / run |",
@@ -131,13 +158,14 @@ def render() -> str:
   stacked = _load("stacked_mnist")
   lines += ["", "**Stacked MNIST** (1,000 modes; 26,000 samples, each channel classified by the MNIST judge; KL to "
             "uniform over the 1,000 triples; published rows: PROTOCOLS.md):", "",
-            "| model | modes | KL | steps | train wall min |", "|---|---|---|---|---|"]
+            "| model | modes | KL | steps | train wall min | train CPU min |", "|---|---|---|---|---|---|"]
   if stacked:
     shared = " (shared CPU)" if "shared" in stacked.get("note", "") else ""
+    threads = " (1 thread)" if stacked.get("machine", {}).get("xla_flags") == SINGLE_THREAD["XLA_FLAGS"] else ""
     lines.append(f"| **jaxgan** stacked_mnist | {stacked['modes']} | {stacked['kl']:.3f} | {stacked['steps']:,} | "
-                 f"{stacked['train_wall_min']:.1f}{shared} |")
+                 f"{stacked['train_wall_min']:.1f}{shared} | {stacked['train_cpu_min']:.1f}{threads} |")
   for model, modes, kl in PUBLISHED_STACKED:
-    lines.append(f"| {model} (published) | {modes} | {kl} | — | — |")
+    lines.append(f"| {model} (published) | {modes} | {kl} | — | — | — |")
   lines += ["", "Regenerate: `python benchmarks/results.py --run=all` (rows: " + ", ".join(ALL) + "; JSON per row "
             "in docs/results/)."]
   return "\n".join(lines)
