@@ -100,12 +100,10 @@ def _fmt(x, digits=1):
 def _seed_mean(name):
   """After the last of a row's seeds ("<row>", "<row>_seed1", ...): a row with their mean ± s.e."""
   base = name.partition("_seed")[0]
-  group = [n for n in MNIST_ROWS if n == base or n.startswith(base + "_seed")]
+  group = [n for n in MNIST_ROWS if (n == base or n.startswith(base + "_seed")) and _load(n) is not None]
   if len(group) < 2 or name != group[-1]:
     return []
-  rows = [r for r in map(_load, group) if r is not None]
-  if len(rows) < 2:
-    return []
+  rows = [_load(n) for n in group]
   tag = "ema_" if all("ema_fd" in r for r in rows) else ""
   fd = np.array([r[tag + "fd"] for r in rows])
   ratios = [r[tag + "class_ratio"] for r in rows]
