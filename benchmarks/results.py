@@ -97,6 +97,11 @@ def _fmt(x, digits=1):
   return "—" if x is None else f"{x:.{digits}f}"
 
 
+def _threads(row):
+  """" (1 thread)" for a row trained with single-threaded XLA, else ""."""
+  return " (1 thread)" if row.get("machine", {}).get("xla_flags") == SINGLE_THREAD["XLA_FLAGS"] else ""
+
+
 def _seed_mean(name):
   """After the last of a row's seeds ("<row>", "<row>_seed1", ...): a row with their mean ± s.e."""
   base = name.partition("_seed")[0]
@@ -117,8 +122,9 @@ def render() -> str:
   lines = ["**MNIST** (judge FD: the offline MNIST judge's 128-d features, 5,000 samples from seed 0 — the EMA "
            "generator where the preset has one, with standing BatchNorm statistics — vs 2,000 held-out test digits; "
            "floor = 5,000 real training digits = 7.2; class ratio = largest / smallest predicted class; training "
-           "seed 0 unless the row names another, mean ± s.e. over the seeds a preset was trained with; minutes of training on the 2-core CPU named in the JSON: wall clock, and CPU = process time "
-           "over all threads, compilation included; \"1 thread\": trained with single-threaded XLA):", "",
+           "seed 0 unless the row names another, mean ± s.e. over the seeds a preset was trained with; minutes of "
+           "training on the 2-core CPU named in the JSON: wall clock, and CPU = process time over all threads, "
+           "compilation included; \"1 thread\": trained with single-threaded XLA):", "",
            "| preset | steps | judge FD | × floor | classes | class ratio | train wall min | train CPU min |",
            "|---|---|---|---|---|---|---|---|"]
   for name in MNIST_ROWS:
@@ -128,7 +134,7 @@ def render() -> str:
     tag = "ema_" if "ema_fd" in r else ""
     ratio = r[tag + "class_ratio"]
     ratio = "∞ (classes missing)" if ratio is None else f"{ratio:.2f}"
-    threads = " (1 thread)" if r.get("machine", {}).get("xla_flags") == SINGLE_THREAD["XLA_FLAGS"] else ""
+    threads = _threads(r)
     base, _, seed = name.partition("_seed")
     label = f"{base}, seed {seed}" if seed else name
     lines.append(f"| {label}{' (EMA G)' if tag else ''} | {r['steps']:,} | {r[tag + 'fd']:.2f} | "
@@ -159,7 +165,7 @@ def render() -> str:
             "| model | modes | KL | steps | train wall min | train CPU min |", "|---|---|---|---|---|---|"]
   if stacked:
     shared = " (shared CPU)" if "shared" in stacked.get("note", "") else ""
-    threads = " (1 thread)" if stacked.get("machine", {}).get("xla_flags") == SINGLE_THREAD["XLA_FLAGS"] else ""
+    threads = _threads(stacked)
     lines.append(f"| **jaxgan** stacked_mnist | {stacked['modes']} | {stacked['kl']:.3f} | {stacked['steps']:,} | "
                  f"{stacked['train_wall_min']:.1f}{shared} | {stacked['train_cpu_min']:.1f}{threads} |")
   for model, modes, kl in PUBLISHED_STACKED:
