@@ -105,10 +105,11 @@ def _threads(row):
 def _seed_mean(name):
   """After the last of a row's seeds ("<row>", "<row>_seed1", ...): a row with their mean ± s.e."""
   base = name.partition("_seed")[0]
-  group = [n for n in MNIST_ROWS if (n == base or n.startswith(base + "_seed")) and _load(n) is not None]
-  if len(group) < 2 or name != group[-1]:
+  measured = [(n, _load(n)) for n in MNIST_ROWS if n == base or n.startswith(base + "_seed")]
+  measured = [(n, r) for n, r in measured if r is not None]
+  if len(measured) < 2 or name != measured[-1][0]:
     return []
-  rows = [_load(n) for n in group]
+  rows = [r for _, r in measured]
   tag = "ema_" if all("ema_fd" in r for r in rows) else ""
   fd = np.array([r[tag + "fd"] for r in rows])
   ratios = [r[tag + "class_ratio"] for r in rows]

@@ -65,8 +65,9 @@ def choose_k(config, backend: str) -> tuple[int, int]:
   k, unroll = int(config.get("steps_per_call", 0)), int(config.get("unroll", 0))
   convolutional = config.model.name not in ("mlp", "mixture_mlp")
   if k <= 0:  # conv on CPU: ~4 D updates per call keep the unrolled program (and its compile time) small, but
-    # never one step a call: measured on XLA:CPU, one train step per compiled call ran ~8-10x slower a step than
-    # two or more (wgan_mnist, n_critic 5: 3.3 s vs 0.43 s; mnist_fast: 1.1 s vs 0.094 s)
+    # never one step a call: measured on XLA:CPU, one train step per compiled call ran ~10x slower a step than
+    # two or more (scripts/benchmark.py, one pinned thread: wgan_mnist, n_critic 5, 3.3 s vs 0.29 s at K = 2;
+    # mnist_fast 1.1 s vs 0.094 s at K = 4)
     k = (max(2, 4 // int(config.get("n_critic", 1))) if convolutional else 50) if backend == "cpu" else 100
   if unroll <= 0:
     unroll = k if (backend == "cpu" and convolutional) else 1

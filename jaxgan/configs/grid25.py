@@ -1,5 +1,5 @@
 """Grid-25 (25 Gaussians on {−4, −2, 0, 2, 4}², std 0.05): PacGAN protocol; target ≥ 24.9/25 modes, ≥ 97% high
-quality, reverse KL ≤ 0.02. Measured (10 seeds): 25 modes, 91.2% high quality, KL 0.017, 42 CPU-s a run.
+quality, reverse KL ≤ 0.02. Measured (10 seeds): 25 modes, 91.2% high quality, KL 0.017, 40 CPU-s a run.
 
   python benchmarks/mixtures.py --config=jaxgan/configs/grid25.py --seeds=10
   python scripts/train.py --config=jaxgan/configs/grid25.py --workdir=runs/grid25

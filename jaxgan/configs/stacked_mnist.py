@@ -5,8 +5,9 @@
 
 Unconditional (the protocol counts the digit triples an unconditional G covers): the half-width DCGAN of the
 default preset on 3 channels, PacGAN2 (D judges pairs of samples; PacDCGAN2 is the best published row: 1,000 modes,
-KL 0.06), DiffAugment translation, Adam 5e-4 β=(0.5, 0.999), EMA 0.999 with ramp-up. Data: 50,000 stacks drawn from the 5,000 embedded
-training digits (triples uniform over the 1,000). Scored on 26,000 samples with the MNIST judge per channel.
+KL 0.06), DiffAugment translation, Adam 5e-4 β=(0.5, 0.999), EMA 0.999 with ramp-up. Data: 50,000 stacks drawn
+from the 5,000 embedded training digits (triples uniform over the 1,000). Scored on 26,000 samples with the MNIST
+judge per channel.
 """
 from jaxgan.configs import base
 
