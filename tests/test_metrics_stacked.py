@@ -58,3 +58,25 @@ def test_one_triple_is_maximal_collapse():
 def test_wrong_shape_raises():
   with pytest.raises(ValueError, match="28, 28, 3"):
     stacked_mnist.stacked_mnist_metrics(np.zeros((4, 28, 28, 1), np.uint8))
+
+
+def test_kl_splits_into_channel_balance_and_dependence():
+  rng = np.random.default_rng(0)
+  # Independent channels, channel 0 skewed towards digit 7: the KL is the marginals' part, dependence ≈ 0.
+  p0 = np.full(10, 1.0)
+  p0[7] = 4.0
+  d = np.stack([rng.choice(10, 200_000, p=p0 / p0.sum()), rng.integers(0, 10, 200_000), rng.integers(0, 10, 200_000)])
+  got = stacked_mnist.triple_metrics(d[0] * 100 + d[1] * 10 + d[2])
+  q = p0 / p0.sum()
+  assert got["kl_marginals"] == pytest.approx(float((q * np.log(q * 10)).sum()), abs=2e-3)
+  assert abs(got["kl_dependence"]) < 5e-3
+  assert got["kl"] == pytest.approx(got["kl_marginals"] + got["kl_dependence"], rel=1e-12)
+  assert got["channel_class_ratio"] == pytest.approx(4.0, rel=0.05)
+  # Balanced channels but only the 10 triples (d, d, d): every marginal uniform, all of the KL is dependence.
+  ids = np.repeat(np.arange(10) * 111, 50)
+  got = stacked_mnist.triple_metrics(ids)
+  assert got["kl_marginals"] == pytest.approx(0.0, abs=1e-12)
+  assert got["kl_dependence"] == pytest.approx(np.log(100.0), rel=1e-12)
+  assert got["channel_class_ratio"] == pytest.approx(1.0)
+  # A digit missing from a channel: no finite ratio.
+  assert stacked_mnist.triple_metrics(np.arange(100))["channel_class_ratio"] is None
