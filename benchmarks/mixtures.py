@@ -11,6 +11,7 @@ command, the machine (CPU affinity, XLA_FLAGS, jax version), per-seed rows and t
 """
 import argparse
 import ast
+import dataclasses
 import importlib.util
 import json
 import os
@@ -22,8 +23,10 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # _protocol, also when loaded by file path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
+from jaxgan.data.clusters import cluster_labels
 from jaxgan.data.mixtures import sample_mixture
 from jaxgan.gan import build_gan, init_state
 from jaxgan.loop import make_train_fn
@@ -79,12 +82,17 @@ def train_and_score(config, seed: int, devices=None):
   gan.check_batch(int(config.batch_size), mesh.size)
   name = mixture_name(config)
   data = sample_mixture(jax.random.key(10_000 + seed), int(config.data.get("num", 100_000)), name)
+  t_cpu, t_wall = time.process_time(), time.perf_counter()  # clustering counts as training time
+  clusters = int(config.data.get("clusters", 0) or 0)
+  if clusters:  # a cluster-conditioned GAN: k-means labels for the points, sampling ∝ the cluster sizes
+    labels, counts = cluster_labels(np.asarray(data), clusters, seed=seed)
+    gan = dataclasses.replace(gan, label_prior=tuple(int(c) for c in counts))
+    data = (data, jnp.asarray(labels))
   data = replicate(data, mesh)
   state = replicate(init_state(gan, seed), mesh)
   k = int(config.steps_per_call) or 500
   steps = int(config.steps)
   fns = {}
-  t_cpu, t_wall = time.process_time(), time.perf_counter()
   done = 0
   while done < steps:
     kk = min(k, steps - done)
@@ -95,7 +103,8 @@ def train_and_score(config, seed: int, devices=None):
   jax.block_until_ready(state)
   params = state.ema_params if state.ema_params is not None else state.g_params
   z = gan.sample_latents(jax.random.key(20_000 + seed), NUM_EVAL)
-  points = np.asarray(jax.jit(gan.generate)(params, state.g_vars, z))
+  labels = gan.sample_labels(NUM_EVAL, jax.random.key(30_000 + seed)) if gan.conditional else None
+  points = np.asarray(jax.jit(gan.generate)(params, state.g_vars, z, labels))
   timing = {"cpu_s": time.process_time() - t_cpu, "wall_s": time.perf_counter() - t_wall}
   if not np.all(np.isfinite(points)):
     return {"modes": 0, "high_quality_fraction": 0.0, "reverse_kl": None, "nonfinite": True}, points, timing

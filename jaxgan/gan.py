@@ -21,6 +21,8 @@ Stabilizer keys, all read with `config.get(key, default)` and off by default (ol
 Class-conditional GANs: `model.num_classes = C` (> 0) makes G(z, y) and D(x, y) take int labels y ∈ [0, C) from a
 labelled dataset. Fakes in the D and G steps use the labels of the real batch (so the class mix matches the data
 and a penalty's real/fake interpolates share a label); sampling uses balanced labels (i mod C) or a chosen class.
+Cluster-conditioned GANs (`data.clusters = K` with `model.num_classes = K`, jaxgan/data/clusters.py) train on
+k-means cluster labels and sample labels in proportion to the clusters' sizes (`label_prior`).
 `model.cond_d` picks how D uses y: "projection" (Miyato & Koyama 2018; D returns logits [B]) or "acgan" (Odena et
 al. 2017; D returns [B, 1 + C]: the real/fake logit, then class logits; both nets add `aux_weight` × the class
 cross-entropy of their samples, D on real and fake).
@@ -64,6 +66,7 @@ class GAN:
   num_classes: int = 0
   aux_classes: int = 0      # = num_classes for an auxiliary-classifier D, else 0
   aux_weight: float = 1.0
+  label_prior: Optional[Tuple[int, ...]] = None  # cluster-conditioned GANs: the clusters' sizes (sampling ∝ them)
 
   @property
   def conditional(self) -> bool:
@@ -101,6 +104,14 @@ class GAN:
     if not 0 <= int(label) < self.num_classes:
       raise ValueError(f"class {label} is out of range; this run has classes 0..{self.num_classes - 1}")
     return jnp.full((n,), int(label), jnp.int32)
+
+  def sample_labels(self, n: int, key, label: Optional[int] = None):
+    """Sampling labels: with a `label_prior` (a cluster-conditioned GAN, an unconditional model) labels drawn
+    i.i.d. in proportion to the prior, as the data's clusters occur; else `balanced_labels(n, label)`."""
+    if label is not None or self.label_prior is None or not self.conditional:
+      return self.balanced_labels(n, label)
+    p = jnp.asarray(self.label_prior, jnp.float32)
+    return jax.random.choice(key, self.num_classes, (n,), p=p / p.sum()).astype(jnp.int32)
 
   @property
   def use_ema(self) -> bool:
@@ -211,6 +222,10 @@ def build_gan(config, axis_name: Optional[str] = None) -> GAN:
     raise ValueError(f"model.cond_d must be 'projection' or 'acgan', got {cond_d!r}")
   if num_classes and pack > 1:
     raise ValueError("PacGAN packing (pack > 1) and class-conditional models (num_classes > 0) do not combine")
+  clusters = int(config.get("data", {}).get("clusters", 0) or 0)
+  if clusters and clusters != num_classes:
+    raise ValueError(f"data.clusters = {clusters} trains on cluster labels: set model.num_classes = {clusters} "
+                     f"(it is {num_classes})")
   return GAN(
       generator=g, discriminator=d, loss=losses.get_loss(config.loss.name),
       g_tx=make_optimizer(config.optim.g), d_tx=make_optimizer(config.optim.d),

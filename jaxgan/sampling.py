@@ -1,4 +1,5 @@
 """Load a trained run from its workdir and draw samples from its generator (or the EMA generator)."""
+import dataclasses
 import os
 from typing import NamedTuple, Optional
 
@@ -29,6 +30,8 @@ def load_run(workdir: str, step: Optional[int] = None) -> Run:
   meta = ckpt.read_meta(step)
   config = ml_collections.ConfigDict(meta["config"])
   gan = build_gan(config)
+  if meta.get("label_prior") is not None:  # a cluster-conditioned run: its clusters' sizes
+    gan = dataclasses.replace(gan, label_prior=tuple(int(c) for c in meta["label_prior"]))
   state, _ = ckpt.restore(init_state(gan, int(config.seed)), step)
   return Run(config, gan, state, int(step if step is not None else ckpt.latest_step()))
 
@@ -48,12 +51,13 @@ def generate(run: Run, num: int, seed: int = 0, ema: Optional[bool] = None, batc
              label: Optional[int] = None, standing_stats: Optional[int] = None) -> np.ndarray:
   """`num` samples from fixed latents of `seed`: uint8 [N, H, W, C] images, or float32 [N, D] points for 2-D
   models. `ema=None` uses the EMA generator when the run has one. Class-conditional runs draw every class equally
-  often (sample i has class i mod C), or only class `label`. The EMA generator of a G with BatchNorm samples with
+  often (sample i has class i mod C), or only class `label`; cluster-conditioned runs draw clusters in
+  proportion to their sizes in the data. The EMA generator of a G with BatchNorm samples with
   statistics recomputed for its weights from `standing_stats` batches of 256 (None: the run's config, default 32;
   0: G's running statistics)."""
   if num <= 0:
     raise ValueError(f"--num must be positive, got {num}")
-  labels = run.gan.balanced_labels(num, label)
+  labels = run.gan.sample_labels(num, jax.random.fold_in(jax.random.key(seed), 1), label)
   state = run.state
   if ema is None:
     ema = state.ema_params is not None

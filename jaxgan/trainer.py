@@ -3,6 +3,7 @@ log metrics, write sample grids and save checkpoints. `scripts/train.py` and the
 
 Workdir layout: config.json, metrics.jsonl, tb/ (TensorBoard), samples/*.png, losses.png, checkpoints/<step>/.
 """
+import dataclasses
 import json
 import os
 import signal
@@ -95,6 +96,9 @@ class Trainer:
     self.data = data_lib.load(config.data)
     data_lib.check_shape(self.data, self.gan.image_shape)
     data_lib.check_labels(self.data, self.gan.num_classes)
+    if int(config.data.get("clusters", 0) or 0):  # cluster-conditioned: sample labels as the clusters occur
+      counts = np.bincount(self.data.labels, minlength=self.gan.num_classes)
+      self.gan = dataclasses.replace(self.gan, label_prior=tuple(int(c) for c in counts))
     self.backend = jax.default_backend()
     self.k, self.unroll = choose_k(config, self.backend)
     self.checkpoint_every = self._multiple_of_k(config.get("checkpoint_every", 1000))
@@ -144,7 +148,10 @@ class Trainer:
   # -- outputs -------------------------------------------------------------------------------------------------
 
   def _meta(self):
-    return {"fingerprint": self.fingerprint, "config": self.config.to_dict(), "jaxgan_version": jaxgan.__version__}
+    meta = {"fingerprint": self.fingerprint, "config": self.config.to_dict(), "jaxgan_version": jaxgan.__version__}
+    if self.gan.label_prior is not None:
+      meta["label_prior"] = list(self.gan.label_prior)
+    return meta
 
   def write_config(self) -> None:
     if not self.primary:
@@ -175,7 +182,7 @@ class Trainer:
     os.makedirs(os.path.join(self.workdir, "samples"), exist_ok=True)
     n, columns = self._grid()
     z = self.fixed_latents()
-    labels = self.gan.balanced_labels(n)
+    labels = self.gan.sample_labels(n, jax.random.key(int(self.config.seed) + 10_001))
     if "generate" not in self._fns:  # compiled once per run, not at every sample grid
       self._fns["generate"] = jax.jit(self.gan.generate)
     gen = self._fns["generate"]

@@ -55,4 +55,7 @@ def get_config():
   c.data.split = "train"
   c.data.data_dir = ""            # TFDS data_dir ("" = TFDS_DATA_DIR or ~/tensorflow_datasets)
   c.data.download = False         # let TFDS download and prepare (needs a network)
+  c.data.clusters = 0             # K > 0: a cluster-conditioned GAN on the data's k-means labels (set model.num_classes
+                                  # = K; sampling draws clusters as often as they occur; jaxgan/data/clusters.py)
+  c.data.cluster_pca = 64         # k-means runs on this many principal components of the flattened images
   return c

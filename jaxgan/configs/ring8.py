@@ -52,4 +52,5 @@ def get_config():
   c.data = ml_collections.ConfigDict()
   c.data.name = "mixture:ring8"   # points drawn once from the mixture (jaxgan.data.mixtures)
   c.data.num = 100_000
+  c.data.clusters = 0             # K > 0: cluster-conditioned (grid25_clusters)
   return c

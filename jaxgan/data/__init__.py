@@ -56,6 +56,26 @@ def _from_array(name, images, labels=None) -> ImageData:
 
 
 def load(data_cfg, resident_max_bytes: int = RESIDENT_MAX_BYTES) -> ImageData:
+  """The dataset `data_cfg.name`; with `data_cfg.clusters` = K > 0 its labels are replaced by k-means cluster ids
+  (jaxgan/data/clusters.py: K clusters of the data itself, in its first `cluster_pca` principal components)."""
+  data = _load(data_cfg, resident_max_bytes)
+  k = int(data_cfg.get("clusters", 0) or 0)
+  if k < 0:
+    raise DataError(f"config.data.clusters must be >= 0 (0 = off), got {k}")
+  if not k:
+    return data
+  if data.images is None:
+    raise DataError(f"config.data.clusters needs a dataset held in memory; {data.name} is streamed from disk")
+  from jaxgan.data.clusters import cluster_labels
+  try:
+    labels, _ = cluster_labels(data.images, k, seed=int(data_cfg.get("seed", 0)),
+                               pca_dims=int(data_cfg.get("cluster_pca", 64)))
+  except ValueError as e:
+    raise DataError(f"config.data.clusters: {e}") from None
+  return dataclasses.replace(data, labels=labels)
+
+
+def _load(data_cfg, resident_max_bytes: int) -> ImageData:
   name = str(data_cfg.name)
   if name.startswith("mixture:"):
     import jax

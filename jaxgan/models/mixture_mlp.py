@@ -6,7 +6,8 @@ D's output layer, default False), mbstd_group (default 4), spectral_norm (D's de
 scale (default 1: G emits scale·MLP(z) and D reads x / scale, so both nets work at unit scale on wide data);
 g_components (K > 0: the gated G below, default 0 = plain MLP G), g_temperature (gate τ, default 0.3),
 g_learn_sharpness (a learned global gate sharpness, default False), g_offset_scale (default 1),
-g_hard_gate (straight-through one-hot gate, default False).
+g_hard_gate (straight-through one-hot gate, default False), num_classes (> 0: class-conditional, as for a
+cluster-conditioned GAN: G reads [z, embed(y)], D has a projection head; not with g_components or spectral_norm).
 G's output is linear (no tanh): the grid spans ±4. D sees packed points [B/m, 2m] under PacGAN packing.
 """
 from typing import Any
@@ -16,7 +17,10 @@ import jax
 import jax.numpy as jnp
 
 from jaxgan.models import register
+from jaxgan.models.conditional import DiscriminatorHead, check_cond, require_labels
 from jaxgan.models.ops import minibatch_stddev, spectral_norm
+
+EMBED_DIM = 32  # a conditional G's label embedding, concatenated to z
 
 
 class MixtureGenerator(nn.Module):
@@ -24,11 +28,15 @@ class MixtureGenerator(nn.Module):
   width: int = 128
   depth: int = 3
   scale: float = 1.0
+  num_classes: int = 0
   dtype: Any = jnp.float32
 
   @nn.compact
-  def __call__(self, z_BxZ, train: bool = True):
+  def __call__(self, z_BxZ, labels=None, train: bool = True):
     h = z_BxZ.astype(self.dtype)
+    if self.num_classes:
+      require_labels(labels, self.num_classes, z_BxZ.shape[0])
+      h = jnp.concatenate([h, nn.Embed(self.num_classes, EMBED_DIM, dtype=self.dtype)(labels)], axis=-1)
     for _ in range(self.depth):
       h = nn.relu(nn.Dense(self.width, dtype=self.dtype)(h))
     return self.scale * nn.Dense(self.out_dim, dtype=self.dtype)(h).astype(jnp.float32)
@@ -78,6 +86,7 @@ class MixtureDiscriminator(nn.Module):
   mbstd_group: int = 4
   sn: bool = False
   scale: float = 1.0
+  num_classes: int = 0
   dtype: Any = jnp.float32
 
   def _dense(self, features, h, train):
@@ -85,12 +94,15 @@ class MixtureDiscriminator(nn.Module):
     return spectral_norm(layer, h, train) if self.sn else layer(h)
 
   @nn.compact
-  def __call__(self, x_BxD, train: bool = True):
+  def __call__(self, x_BxD, labels=None, train: bool = True):
     h = (x_BxD.reshape((x_BxD.shape[0], -1)) / self.scale).astype(self.dtype)
     for _ in range(self.depth):
       h = nn.leaky_relu(self._dense(self.width, h, train), 0.2)
     if self.mbstd:
       h = minibatch_stddev(h, self.mbstd_group)
+    if self.num_classes:
+      require_labels(labels, self.num_classes, x_BxD.shape[0])
+      return DiscriminatorHead(self.num_classes, "projection", self.dtype)(h, labels)
     return self._dense(1, h, train)[:, 0].astype(jnp.float32)
 
 
@@ -102,6 +114,10 @@ def build(cfg, axis_name=None):
   scale = float(cfg.get("scale", 1.0))
   out_dim = int(tuple(cfg.image_shape)[-1])
   components = int(cfg.get("g_components", 0))
+  num_classes, cond_d = check_cond(cfg, "mixture_mlp")
+  if num_classes and (components or cond_d != "projection" or bool(cfg.get("spectral_norm", False))):
+    raise ValueError("mixture_mlp: a class-conditional model has the plain G (g_components = 0), a projection D "
+                     "(cond_d = 'projection') and no spectral_norm")
   if components > 0:
     g = GatedMixtureGenerator(out_dim=out_dim, width=width, depth=int(cfg.get("g_depth", 3)), components=components,
                               temperature=float(cfg.get("g_temperature", 0.3)),
@@ -109,8 +125,10 @@ def build(cfg, axis_name=None):
                               hard=bool(cfg.get("g_hard_gate", False)),
                               learn_sharpness=bool(cfg.get("g_learn_sharpness", False)), scale=scale, dtype=dtype)
   else:
-    g = MixtureGenerator(out_dim=out_dim, width=width, depth=int(cfg.get("g_depth", 3)), scale=scale, dtype=dtype)
+    g = MixtureGenerator(out_dim=out_dim, width=width, depth=int(cfg.get("g_depth", 3)), scale=scale,
+                         num_classes=num_classes, dtype=dtype)
   d = MixtureDiscriminator(width=int(cfg.get("d_width", width)), depth=int(cfg.get("d_depth", 3)),
                            mbstd=bool(cfg.get("mbstd", False)), mbstd_group=int(cfg.get("mbstd_group", 4)),
-                           sn=bool(cfg.get("spectral_norm", False)), scale=scale, dtype=dtype)
+                           sn=bool(cfg.get("spectral_norm", False)), scale=scale, num_classes=num_classes,
+                           dtype=dtype)
   return g, d
