@@ -27,7 +27,7 @@ def machine(**extra) -> dict:
   """The machine a measurement ran on (platform, CPU count, jax version and backend), plus `extra` fields."""
   import jax  # pylint: disable=g-import-not-at-top
   return {"platform": platform.platform(), "cpus": os.cpu_count(), "jax": jax.__version__,
-          "backend": jax.default_backend(), **extra}
+          "backend": jax.default_backend(), "device_kind": jax.devices()[0].device_kind, **extra}
 
 
 def write_row(path: str, row: dict, protocol: str, config) -> None:

@@ -43,10 +43,16 @@ MNIST_ROWS = {
 # the same run measured ≈ 25 % slower a step.
 SINGLE_THREAD = {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
 ROW_ENV = {name: SINGLE_THREAD for name in ("mnist_best", "mnist_best_seed1", "mnist_best_seed2", "wgan_mnist",
-                                            "wgan_gp_mnist", "sngan_mnist", "stacked_mnist")}
+                                            "wgan_gp_mnist", "sngan_mnist", "stacked_mnist",
+                                            "stacked_mnist_clusters", "ring8", "grid25", "grid25_clusters")}
 # Rows "<row>_seed<N>" are the same preset trained with another seed; the table adds their mean with <row>.
-MIXTURE_ROWS = {"ring8": "jaxgan/configs/ring8.py", "grid25": "jaxgan/configs/grid25.py"}
-STACKED_ROWS = {"stacked_mnist": "jaxgan/configs/stacked_mnist.py"}
+MIXTURE_ROWS = {"ring8": "jaxgan/configs/ring8.py", "grid25": "jaxgan/configs/grid25.py",
+                "grid25_clusters": "jaxgan/configs/grid25_clusters.py"}
+# Stacked rows: the preset for a GPU, and the cluster-conditioned one for a CPU budget.
+STACKED_ROWS = {
+    "stacked_mnist": ("jaxgan/configs/stacked_mnist.py", []),
+    "stacked_mnist_clusters": ("jaxgan/configs/stacked_mnist_clusters.py", []),
+}
 ALL = list(MNIST_ROWS) + list(MIXTURE_ROWS) + list(STACKED_ROWS)
 
 PUBLISHED_MIXTURES = [  # PacGAN Table 1, 10 trials: (model, ring modes, %HQ, KL, grid modes, %HQ, KL)
@@ -77,10 +83,15 @@ def run_row(name: str) -> None:
     _py("benchmarks/quality.py", f"--config={config}", *extra, f"--workdir={workdir}", f"--json={out}",
         env=ROW_ENV.get(name))
   elif name in MIXTURE_ROWS:
-    _py("benchmarks/mixtures.py", f"--config={MIXTURE_ROWS[name]}", "--seeds=10", f"--json={out}")
+    _py("benchmarks/mixtures.py", f"--config={MIXTURE_ROWS[name]}", "--seeds=10", f"--json={out}",
+        env=ROW_ENV.get(name))
   elif name in STACKED_ROWS:
-    _py("benchmarks/stacked.py", f"--config={STACKED_ROWS[name]}", f"--workdir={os.path.join(WORK, name)}",
-        f"--json={out}", env=ROW_ENV.get(name))
+    config, extra = STACKED_ROWS[name]
+    workdir = os.path.join(WORK, name)
+    if os.path.isdir(workdir):
+      shutil.rmtree(workdir)
+    _py("benchmarks/stacked.py", f"--config={config}", *extra, f"--workdir={workdir}", f"--json={out}",
+        env=ROW_ENV.get(name))
   else:
     raise SystemExit(f"error: unknown row {name!r}; rows: {', '.join(ALL)}")
 
@@ -100,6 +111,15 @@ def _fmt(x, digits=1):
 def _threads(row):
   """" (1 thread)" for a row trained with single-threaded XLA, else ""."""
   return " (1 thread)" if row.get("machine", {}).get("xla_flags") == SINGLE_THREAD["XLA_FLAGS"] else ""
+
+
+def _minutes(row):
+  """The two minutes cells: wall and CPU on a CPU; on a GPU the wall minutes and the GPU (host CPU time says
+  nothing of a GPU run's cost)."""
+  machine = row.get("machine", {})
+  if machine.get("backend") == "gpu":
+    return f"{row['train_wall_min']:.1f} ({machine.get('device_kind', 'GPU')})", "—"
+  return f"{row['train_wall_min']:.1f}", f"{row['train_cpu_min']:.1f}{_threads(row)}"
 
 
 def _seed_mean(name):
@@ -125,7 +145,8 @@ def render() -> str:
            "floor = 5,000 real training digits = 7.2; class ratio = largest / smallest predicted class; training "
            "seed 0 unless the row names another, mean ± s.e. over the seeds a preset was trained with; minutes of "
            "training on the 2-core CPU named in the JSON: wall clock, and CPU = process time over all threads, "
-           "compilation included; \"1 thread\": trained with single-threaded XLA):", "",
+           "compilation included; \"1 thread\": trained with single-threaded XLA; a GPU named in the wall column: "
+           "trained there, the JSON's note says what shared it):", "",
            "| preset | steps | judge FD | × floor | classes | class ratio | train wall min | train CPU min |",
            "|---|---|---|---|---|---|---|---|"]
   for name in MNIST_ROWS:
@@ -135,42 +156,54 @@ def render() -> str:
     tag = "ema_" if "ema_fd" in r else ""
     ratio = r[tag + "class_ratio"]
     ratio = "∞ (classes missing)" if ratio is None else f"{ratio:.2f}"
-    threads = _threads(r)
+    wall, cpu = _minutes(r)
     base, _, seed = name.partition("_seed")
     label = f"{base}, seed {seed}" if seed else name
     lines.append(f"| {label}{' (EMA G)' if tag else ''} | {r['steps']:,} | {r[tag + 'fd']:.2f} | "
-                 f"{r[tag + 'fd']/r['floor']:.2f} | {r[tag + 'classes']}/10 | {ratio} | {r['train_wall_min']:.1f} | "
-                 f"{r['train_cpu_min']:.1f}{threads} |")
+                 f"{r[tag + 'fd']/r['floor']:.2f} | {r[tag + 'classes']}/10 | {ratio} | {wall} | {cpu} |")
     lines += _seed_mean(name)
   lines += ["", "**2-D mixtures** (PacGAN protocol, 2,500 samples, mean ± s.e. over 10 seeds; published rows: "
             "PacGAN Table 1):", "",
             "| model | ring modes | ring %HQ | ring KL | grid modes | grid %HQ | grid KL | CPU s / run |",
             "|---|---|---|---|---|---|---|---|"]
+  def cells(r):
+    if r is None:
+      return ["—"] * 3, None
+    s = r["summary"]
+    pm = lambda k, scale=1, d=1: (f"{s[k]['mean'] * scale:.{d}f} ± {(s[k]['se'] or 0) * scale:.{d}f}")
+    return [pm("modes", 1, 2), pm("high_quality_fraction", 100, 1), pm("reverse_kl", 1, 4)], s["cpu_s"]["mean"]
+
   ring, grid = _load("ring8"), _load("grid25")
   if ring or grid:
-    def cells(r):
-      if r is None:
-        return ["—"] * 3, None
-      s = r["summary"]
-      pm = lambda k, scale=1, d=1: (f"{s[k]['mean'] * scale:.{d}f} ± {(s[k]['se'] or 0) * scale:.{d}f}")
-      return [pm("modes", 1, 2), pm("high_quality_fraction", 100, 1), pm("reverse_kl", 1, 4)], s["cpu_s"]["mean"]
     rc, rt = cells(ring)
     gc, gt = cells(grid)
     cpu = " / ".join(_fmt(t, 0) for t in (rt, gt))
     lines.append(f"| **jaxgan** (ring8 / grid25 presets) | {' | '.join(rc)} | {' | '.join(gc)} | {cpu} |")
+  clustered = _load("grid25_clusters")
+  if clustered:
+    cc, ct = cells(clustered)
+    lines.append(f"| **jaxgan**, cluster-conditioned (grid25_clusters) | — | — | — | {' | '.join(cc)} | "
+                 f"{_fmt(ct, 0)} |")
   for row in PUBLISHED_MIXTURES:
     lines.append(f"| {row[0]} (published) | {' | '.join(str(v) for v in row[1:])} | — |")
-  stacked = _load("stacked_mnist")
   lines += ["", "**Stacked MNIST** (1,000 modes; 26,000 samples, each channel classified by the MNIST judge; KL to "
-            "uniform over the 1,000 triples; published rows: PROTOCOLS.md):", "",
-            "| model | modes | KL | steps | train wall min | train CPU min |", "|---|---|---|---|---|---|"]
-  if stacked:
-    shared = " (shared CPU)" if "shared" in stacked.get("note", "") else ""
-    threads = _threads(stacked)
-    lines.append(f"| **jaxgan** stacked_mnist | {stacked['modes']} | {stacked['kl']:.3f} | {stacked['steps']:,} | "
-                 f"{stacked['train_wall_min']:.1f}{shared} | {stacked['train_cpu_min']:.1f}{threads} |")
+            "uniform over the 1,000 triples, split exactly into the channels' digit balance (Σ of the three channels' "
+            "KL to uniform over 10 digits) and their dependence; real stacks: 1,000 modes, KL 0.020; published rows: "
+            "PROTOCOLS.md):", "",
+            "| model | modes | KL | KL of channel balance | KL of dependence | steps | train wall min | train CPU min |",
+            "|---|---|---|---|---|---|---|---|"]
+  for name, (_, extra) in STACKED_ROWS.items():
+    r = _load(name)
+    if r is None:
+      continue
+    wall, cpu = _minutes(r)
+    label = name if not extra else f"{name} ({' '.join(f.removeprefix('--config.') for f in extra)})"
+    label += " (cluster-conditioned)" if "clusters" in name else ""
+    split = [_fmt(r.get(k), 3) for k in ("kl_marginals", "kl_dependence")]
+    lines.append(f"| **jaxgan** {label} | {r['modes']} | {r['kl']:.3f} | {' | '.join(split)} | {r['steps']:,} | "
+                 f"{wall} | {cpu} |")
   for model, modes, kl in PUBLISHED_STACKED:
-    lines.append(f"| {model} (published) | {modes} | {kl} | — | — | — |")
+    lines.append(f"| {model} (published) | {modes} | {kl} | — | — | — | — | — |")
   lines += ["", "Regenerate: `python benchmarks/results.py --run=all` (rows: " + ", ".join(ALL) + "; JSON per row "
             "in docs/results/)."]
   return "\n".join(lines)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
-PRESETS = [os.path.join(ROOT, "jaxgan", "configs", f"{n}.py") for n in ("ring8", "grid25")]
+PRESETS = [os.path.join(ROOT, "jaxgan", "configs", f"{n}.py") for n in ("ring8", "grid25", "grid25_clusters")]
 
 
 def _bench():
