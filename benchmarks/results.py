@@ -30,6 +30,8 @@ WORK = os.path.join(ROOT, "runs", "results")
 MNIST_ROWS = {
     "mnist_fast": ("jaxgan/configs/mnist_fast.py", []),
     "mnist_fast_uncond": ("jaxgan/configs/mnist_fast.py", ["--config.model.num_classes=0"]),
+    "mnist_fast_clusters": ("jaxgan/configs/mnist_fast.py", ["--config.data.clusters=50",
+                                                            "--config.model.num_classes=50"]),
     "mnist_best": ("jaxgan/configs/mnist_best.py", []),
     "mnist_best_seed1": ("jaxgan/configs/mnist_best.py", ["--config.seed=1"]),
     "mnist_best_seed2": ("jaxgan/configs/mnist_best.py", ["--config.seed=2"]),
@@ -44,8 +46,8 @@ MNIST_ROWS = {
 # CPU one XLA thread does more steps per CPU-minute than two (mnist_best: 91 vs ≈ 110 CPU-ms a step); unpinned,
 # the same run measured ≈ 25 % slower a step.
 SINGLE_THREAD = {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
-ROW_ENV = {name: SINGLE_THREAD for name in ("mnist_best", "mnist_best_seed1", "mnist_best_seed2", "wgan_mnist",
-                                            "wgan_gp_mnist", "sngan_mnist", "stacked_mnist",
+ROW_ENV = {name: SINGLE_THREAD for name in ("mnist_fast_clusters", "mnist_best", "mnist_best_seed1", "mnist_best_seed2",
+                                            "wgan_mnist", "wgan_gp_mnist", "sngan_mnist", "stacked_mnist",
                                             "stacked_mnist_clusters", "ring8", "grid25", "grid25_clusters")}
 # Rows "<row>_seed<N>" are the same preset trained with another seed; the table adds their mean with <row>.
 MIXTURE_ROWS = {"ring8": "jaxgan/configs/ring8.py", "grid25": "jaxgan/configs/grid25.py",
