@@ -194,7 +194,8 @@ def render() -> str:
             "uniform over the 1,000 triples, split exactly into the channels' digit balance (Σ of the three channels' "
             "KL to uniform over 10 digits) and their dependence; real stacks: 1,000 modes, KL 0.020; published rows: "
             "PROTOCOLS.md):", "",
-            "| model | modes | KL | KL of channel balance | KL of dependence | steps | train wall min | train CPU min |",
+            "| model | modes | KL | KL of channel balance | KL of dependence | steps | train wall min "
+            "| train CPU min |",
             "|---|---|---|---|---|---|---|---|"]
   for name, (_, extra) in STACKED_ROWS.items():
     r = _load(name)
