@@ -14,7 +14,9 @@ had before it moved to a GPU budget), with packing off (it does not combine with
 one thread): 1,000 modes, KL 0.185 (channel balance 0.138, dependence 0.047) in 17.5 CPU-minutes, against 968 /
 0.40 in 9.9 CPU-minutes for the same recipe unconditioned with PacGAN2. 50 clusters: 998 / 0.208 in 17.0
 CPU-minutes. 1,000 clusters: 980 / 0.31, 26.5 CPU-minutes (conditional BatchNorm over 1,000 classes costs steps
-and splits the data into 50 stacks a cluster). No augmentation (100 clusters): 996 / 0.28.
+and splits the data into 50 stacks a cluster). No augmentation (100 clusters): 996 / 0.28. Lazy R1 (γ = 0.1, every
+4th D update) on top: 999 / 0.158, but in 32.3 CPU-minutes (R1 through conditional BatchNorm nearly doubles a
+step), so it is not in this CPU preset.
 """
 from jaxgan.configs import stacked_mnist
 
