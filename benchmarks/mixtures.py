@@ -11,7 +11,6 @@ command, the machine (CPU affinity, XLA_FLAGS, jax version), per-seed rows and t
 """
 import argparse
 import ast
-import dataclasses
 import importlib.util
 import json
 import os
@@ -86,7 +85,7 @@ def train_and_score(config, seed: int, devices=None):
   clusters = int(config.data.get("clusters", 0) or 0)
   if clusters:  # a cluster-conditioned GAN: k-means labels for the points, sampling ∝ the cluster sizes
     labels, counts = cluster_labels(np.asarray(data), clusters, seed=seed)
-    gan = dataclasses.replace(gan, label_prior=tuple(int(c) for c in counts))
+    gan = gan.with_label_prior(counts)
     data = (data, jnp.asarray(labels))
   data = replicate(data, mesh)
   state = replicate(init_state(gan, seed), mesh)

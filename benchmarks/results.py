@@ -53,10 +53,8 @@ ROW_ENV = {name: SINGLE_THREAD for name in ("mnist_fast_clusters", "mnist_best",
 MIXTURE_ROWS = {"ring8": "jaxgan/configs/ring8.py", "grid25": "jaxgan/configs/grid25.py",
                 "grid25_clusters": "jaxgan/configs/grid25_clusters.py"}
 # Stacked rows: the preset for a GPU, and the cluster-conditioned one for a CPU budget.
-STACKED_ROWS = {
-    "stacked_mnist": ("jaxgan/configs/stacked_mnist.py", []),
-    "stacked_mnist_clusters": ("jaxgan/configs/stacked_mnist_clusters.py", []),
-}
+STACKED_ROWS = {"stacked_mnist": "jaxgan/configs/stacked_mnist.py",
+                "stacked_mnist_clusters": "jaxgan/configs/stacked_mnist_clusters.py"}
 ALL = list(MNIST_ROWS) + list(MIXTURE_ROWS) + list(STACKED_ROWS)
 
 PUBLISHED_MIXTURES = [  # PacGAN Table 1, 10 trials: (model, ring modes, %HQ, KL, grid modes, %HQ, KL)
@@ -90,11 +88,10 @@ def run_row(name: str) -> None:
     _py("benchmarks/mixtures.py", f"--config={MIXTURE_ROWS[name]}", "--seeds=10", f"--json={out}",
         env=ROW_ENV.get(name))
   elif name in STACKED_ROWS:
-    config, extra = STACKED_ROWS[name]
     workdir = os.path.join(WORK, name)
-    if os.path.isdir(workdir):
+    if os.path.isdir(workdir):  # a fresh run: never resume an older measurement
       shutil.rmtree(workdir)
-    _py("benchmarks/stacked.py", f"--config={config}", *extra, f"--workdir={workdir}", f"--json={out}",
+    _py("benchmarks/stacked.py", f"--config={STACKED_ROWS[name]}", f"--workdir={workdir}", f"--json={out}",
         env=ROW_ENV.get(name))
   else:
     raise SystemExit(f"error: unknown row {name!r}; rows: {', '.join(ALL)}")
@@ -197,13 +194,12 @@ def render() -> str:
             "| model | modes | KL | KL of channel balance | KL of dependence | steps | train wall min "
             "| train CPU min |",
             "|---|---|---|---|---|---|---|---|"]
-  for name, (_, extra) in STACKED_ROWS.items():
+  for name in STACKED_ROWS:
     r = _load(name)
     if r is None:
       continue
     wall, cpu = _minutes(r)
-    label = name if not extra else f"{name} ({' '.join(f.removeprefix('--config.') for f in extra)})"
-    label += " (cluster-conditioned)" if "clusters" in name else ""
+    label = name + (" (cluster-conditioned)" if "clusters" in name else "")
     split = [_fmt(r.get(k), 3) for k in ("kl_marginals", "kl_dependence")]
     lines.append(f"| **jaxgan** {label} | {r['modes']} | {r['kl']:.3f} | {' | '.join(split)} | {r['steps']:,} | "
                  f"{wall} | {cpu} |")

@@ -105,6 +105,10 @@ class GAN:
       raise ValueError(f"class {label} is out of range; this run has classes 0..{self.num_classes - 1}")
     return jnp.full((n,), int(label), jnp.int32)
 
+  def with_label_prior(self, counts) -> "GAN":
+    """This GAN sampling its labels in proportion to `counts` (a cluster-conditioned GAN's cluster sizes)."""
+    return dataclasses.replace(self, label_prior=tuple(int(c) for c in counts))
+
   def sample_labels(self, n: int, key, label: Optional[int] = None):
     """Sampling labels: with a `label_prior` (a cluster-conditioned GAN, an unconditional model) labels drawn
     i.i.d. in proportion to the prior, as the data's clusters occur; else `balanced_labels(n, label)`."""

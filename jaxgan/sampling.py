@@ -1,5 +1,4 @@
 """Load a trained run from its workdir and draw samples from its generator (or the EMA generator)."""
-import dataclasses
 import os
 from typing import NamedTuple, Optional
 
@@ -31,7 +30,7 @@ def load_run(workdir: str, step: Optional[int] = None) -> Run:
   config = ml_collections.ConfigDict(meta["config"])
   gan = build_gan(config)
   if meta.get("label_prior") is not None:  # a cluster-conditioned run: its clusters' sizes
-    gan = dataclasses.replace(gan, label_prior=tuple(int(c) for c in meta["label_prior"]))
+    gan = gan.with_label_prior(meta["label_prior"])
   state, _ = ckpt.restore(init_state(gan, int(config.seed)), step)
   return Run(config, gan, state, int(step if step is not None else ckpt.latest_step()))
 

@@ -3,7 +3,6 @@ log metrics, write sample grids and save checkpoints. `scripts/train.py` and the
 
 Workdir layout: config.json, metrics.jsonl, tb/ (TensorBoard), samples/*.png, losses.png, checkpoints/<step>/.
 """
-import dataclasses
 import json
 import os
 import signal
@@ -98,7 +97,7 @@ class Trainer:
     data_lib.check_labels(self.data, self.gan.num_classes)
     if int(config.data.get("clusters", 0) or 0):  # cluster-conditioned: sample labels as the clusters occur
       counts = np.bincount(self.data.labels, minlength=self.gan.num_classes)
-      self.gan = dataclasses.replace(self.gan, label_prior=tuple(int(c) for c in counts))
+      self.gan = self.gan.with_label_prior(counts)
     self.backend = jax.default_backend()
     self.k, self.unroll = choose_k(config, self.backend)
     self.checkpoint_every = self._multiple_of_k(config.get("checkpoint_every", 1000))

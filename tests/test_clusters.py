@@ -79,9 +79,8 @@ def _cluster_config(k=6, steps=4):
 
 
 def test_sample_labels_follow_the_prior():
-  gan = build_gan(_cluster_config(k=4))
-  import dataclasses
-  gan = dataclasses.replace(gan, label_prior=(600, 300, 0, 100))
+  gan = build_gan(_cluster_config(k=4)).with_label_prior([600, 300, 0, 100])
+  assert gan.label_prior == (600, 300, 0, 100)
   labels = np.asarray(gan.sample_labels(20_000, jax.random.key(0)))
   freq = np.bincount(labels, minlength=4) / 20_000
   np.testing.assert_allclose(freq, [0.6, 0.3, 0.0, 0.1], atol=0.015)
