@@ -135,3 +135,13 @@ def test_clusters_need_a_dataset_in_memory_and_a_sane_count():
   bad.clusters = 101
   with pytest.raises(data_lib.DataError, match="at most one cluster per sample"):
     data_lib.load(bad)
+
+
+def test_clusters_refuse_a_streamed_dataset(monkeypatch):
+  streamed = data_lib.ImageData("tfds:big", 10, (28, 28, 1), lambda idx: np.zeros((len(idx), 28, 28, 1), np.uint8))
+  monkeypatch.setattr(data_lib, "_load", lambda cfg, max_bytes: streamed)
+  cfg = ml_collections.ConfigDict(dict(name="tfds:big", clusters=3))
+  with pytest.raises(data_lib.DataError, match="held in memory"):
+    data_lib.load(cfg)
+  cfg.clusters = 0  # without clusters the same dataset loads
+  assert data_lib.load(cfg) is streamed
