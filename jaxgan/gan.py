@@ -142,30 +142,29 @@ class GAN:
   def standing_stats(self, g_params, g_vars, key, batches: int = 32, batch: int = 256):
     """G's BatchNorm statistics recomputed for `g_params` ("standing statistics", Brock et al. 2019): the exact
     mean of the per-batch means and variances of `batches` training-mode forward passes of `batch` latents from
-    `key` (balanced labels). The EMA generator needs this: its weights are an average, but the running statistics
+    `key`, with the labels G trains on (balanced classes; a cluster-conditioned GAN's clusters in proportion to
+    their sizes). The EMA generator needs this: its weights are an average, but the running statistics
     in `g_vars` were collected by the raw G. Returns `g_vars` unchanged when G has no BatchNorm (or batches = 0).
 
     Generic over BatchNorm momenta m: one pass with every running statistic at 0 returns (1 − m)·b for the batch
     statistic b, and the same pass with them at 1 returns m + (1 − m)·b, which gives 1 − m per statistic."""
     if "batch_stats" not in g_vars or batches <= 0:
       return g_vars
-    labels = self.balanced_labels(batch)
+    labels_of = lambda k: self.sample_labels(batch, jax.random.fold_in(k, 1))
     # Runs outside the device mesh (sampling): BatchNorm must not average over a device axis here.
     gen = self.generator.clone(axis_name=None) if hasattr(self.generator, "axis_name") else self.generator
 
-    def update(stats, z):
-      _, new = gen.apply({"params": g_params, **g_vars, "batch_stats": stats}, z, **self._cond(labels), train=True,
-                         mutable=["batch_stats"])
+    def update(stats, k):
+      z = self.sample_latents(k, batch)
+      _, new = gen.apply({"params": g_params, **g_vars, "batch_stats": stats}, z, **self._cond(labels_of(k)),
+                         train=True, mutable=["batch_stats"])
       return new["batch_stats"]
 
     zeros = jax.tree.map(jnp.zeros_like, g_vars["batch_stats"])
     ones = jax.tree.map(jnp.ones_like, g_vars["batch_stats"])
     keys = jax.random.split(key, batches)
-    z0 = self.sample_latents(keys[0], batch)
-    one_minus_m = jax.tree.map(lambda a, b: 1.0 - (b - a), update(zeros, z0), update(ones, z0))
-    total = jax.lax.fori_loop(
-        0, batches, lambda i, acc: jax.tree.map(jnp.add, acc, update(zeros, self.sample_latents(keys[i], batch))),
-        zeros)
+    one_minus_m = jax.tree.map(lambda a, b: 1.0 - (b - a), update(zeros, keys[0]), update(ones, keys[0]))
+    total = jax.lax.fori_loop(0, batches, lambda i, acc: jax.tree.map(jnp.add, acc, update(zeros, keys[i])), zeros)
     stats = jax.tree.map(lambda t, d: t / (batches * d), total, one_minus_m)
     return {**g_vars, "batch_stats": stats}
 

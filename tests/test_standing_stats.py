@@ -1,4 +1,6 @@
 """Standing BatchNorm statistics for the EMA generator (GAN.standing_stats, sampling.standing_fn, generate)."""
+import dataclasses
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -40,6 +42,24 @@ def test_one_batch_gives_that_batchs_statistics(cond_dcgan):
   chex.assert_trees_all_close(infer_out, train_out, atol=2e-4)
   stale_out = gan.generate(state.ema_params, state.g_vars, z, y)  # G's init statistics: visibly different
   assert float(jnp.abs(stale_out - train_out).max()) > 0.05
+
+
+def test_cluster_conditioned_statistics_come_from_the_cluster_prior(cond_dcgan):
+  # A cluster-conditioned G trains on its clusters in proportion to their sizes, so its standing statistics must
+  # come from labels drawn that way, not from balanced ones. Here every sample is drawn from cluster 1.
+  _, gan, state = cond_dcgan
+  counts = [0] * gan.num_classes
+  counts[1] = 5
+  gan = gan.with_label_prior(counts)
+  key, batch = jax.random.key(4), 16
+  g_vars = gan.standing_stats(state.ema_params, state.g_vars, key, batches=1, batch=batch)
+  z = gan.sample_latents(jax.random.split(key, 1)[0], batch)
+  y = jnp.ones((batch,), jnp.int32)
+  train_out, _ = gan.g_apply({"params": state.ema_params, **state.g_vars}, z, y, train=True, mutable=["batch_stats"])
+  chex.assert_trees_all_close(gan.generate(state.ema_params, g_vars, z, y), train_out, atol=2e-4)
+  # statistics of balanced labels (what a class-conditional GAN uses) would not do here
+  balanced = dataclasses.replace(gan, label_prior=None).standing_stats(state.ema_params, state.g_vars, key, 1, batch)
+  assert float(jnp.abs(gan.generate(state.ema_params, balanced, z, y) - train_out).max()) > 0.05
 
 
 def test_many_batches_average_the_batch_statistics(cond_dcgan):
