@@ -13,7 +13,7 @@ Budget: a GPU one. Measured on one H200 (seed 0, one of eight jobs sharing it): 
 the channels' digit balance, 0.024 their dependence; real stacks 0.020). On this project's 2-core CPU the recipe
 runs 1.7 steps a second on one thread, ≈ 2.5 CPU-hours. The recipe this one replaced (half width, DiffAugment
 translation, no R1, 6,000 steps) scored 968 / 0.40 in 9.9 CPU-minutes; for a CPU budget, `stacked_mnist_clusters`
-(that recipe, cluster-conditioned) scores 1,000 / 0.185 in 17.5 CPU-minutes.
+(that recipe, cluster-conditioned) scores 1,000 / 0.186 in 16.1 CPU-minutes.
 
 What the KL is made of, and what moved it (H200, seed 0 unless said; `benchmarks/stacked.py` reports the split):
 - The KL to uniform over triples is the sum of each channel's digit imbalance and the channels' dependence. Most of

@@ -11,7 +11,7 @@ data's balance into the samples.
 
 The half-width DCGAN with DiffAugment translation, Adam 5e-4, EMA 0.999, 6,000 steps (the recipe `stacked_mnist`
 had before it moved to a GPU budget), with packing off (it does not combine with a conditional D). Measured (seed 0,
-one thread): 1,000 modes, KL 0.185 (channel balance 0.138, dependence 0.047) in 17.5 CPU-minutes, against 968 /
+one thread): 1,000 modes, KL 0.186 (channel balance 0.139, dependence 0.047) in 16.1 CPU-minutes, against 968 /
 0.40 in 9.9 CPU-minutes for the same recipe unconditioned with PacGAN2. 50 clusters: 998 / 0.208 in 17.0
 CPU-minutes. 1,000 clusters: 980 / 0.31, 26.5 CPU-minutes (conditional BatchNorm over 1,000 classes costs steps
 and splits the data into 50 stacks a cluster). No augmentation (100 clusters): 996 / 0.28. Lazy R1 (γ = 0.1, every
