@@ -26,10 +26,12 @@ What the KL is made of, and what moved it (H200, seed 0 unless said; `benchmarks
 - Without augmentation: lazy R1 γ = 0.1 0.095; rates 1e-3 0.14; width 1.5 0.14; D rate 1e-3 0.16; EMA 0.9999 0.16;
   Adam β = (0, 0.99) 0.18; no packing 0.18; batch 128, rate 2e-4, hinge loss, no EMA (all with translation): 0.23–0.29.
 - Cluster-conditioned at full width (this preset with `--config.pack=1 --config.data.clusters=100
-  --config.model.num_classes=100`; this CPU, one thread each, 0.9–1 step a second): with translation 995 / 0.23 at
-  3,000 steps and 999 / 0.128 at 6,000 (balance 0.087); without augmentation (lazy R1 as here) 985 / 0.31 at 3,000,
-  997 / 0.20 at 4,000 and 999 / 0.127 at 5,000 (balance 0.090). Unconditioned, full width was at 0.28 after 6,000
-  steps (H200, translation). Next to try, on a GPU: these at 15,000 steps.
+  --config.model.num_classes=100`; this CPU, one thread each, 0.9–1 step a second):
+  - with translation: 995 / 0.23 at 3,000 steps, 999 / 0.128 at 6,000 (balance 0.087), 1,000 / 0.129 at 10,000
+    (175 CPU-minutes): a plateau;
+  - without augmentation (lazy R1 as here): 985 / 0.31 at 3,000, 997 / 0.20 at 4,000, 999 / 0.127 at 5,000
+    (balance 0.090), still falling when stopped. Next to try, on a GPU: this one at 15,000 steps.
+  Unconditioned, full width was at 0.28 after 6,000 steps (H200, translation).
 - Rejection sampling of G's samples towards the data's histogram over 500 k-means cells of the stacks' first 64
   principal components did not move the balance (0.316 → 0.317, the no-augmentation run at 2,000 steps): pixel-PCA
   cells do not separate the digits of each channel.
