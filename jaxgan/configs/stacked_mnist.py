@@ -26,7 +26,9 @@ What the KL is made of, and what moved it (H200, seed 0 unless said; `benchmarks
 - Without augmentation: lazy R1 γ = 0.1 0.095; rates 1e-3 0.14; width 1.5 0.14; D rate 1e-3 0.16; EMA 0.9999 0.16;
   Adam β = (0, 0.99) 0.18; no packing 0.18; batch 128, rate 2e-4, hinge loss, no EMA (all with translation): 0.23–0.29.
 - Cluster-conditioned at full width (this preset with `--config.pack=1 --config.data.clusters=100
-  --config.model.num_classes=100`; this CPU, one thread each, 0.9–1 step a second):
+  --config.model.num_classes=100`; this CPU, one thread each, 0.9–1 step a second. Unpacked, D sees twice as many
+  inputs: `scripts/benchmark.py` gives 1.0 step a second with `--config.pack=1`, with or without the clusters,
+  against 1.9 for this preset):
   - with translation: 995 / 0.23 at 3,000 steps, 999 / 0.128 at 6,000 (balance 0.087), 1,000 / 0.129 at 10,000
     (175 CPU-minutes): a plateau;
   - without augmentation (lazy R1 as here): 985 / 0.31 at 3,000, 997 / 0.20 at 4,000, 999 / 0.127 at 5,000
