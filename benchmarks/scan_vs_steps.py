@@ -14,11 +14,10 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from absl import flags  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
 
 from jaxgan import cli, configs  # noqa: E402
 
-_CONFIG = config_flags.DEFINE_config_file("config", configs.path("mlp_mnist"), "Preset.", lock_config=True)
+_CONFIG = cli.define_config(configs.path("mlp_mnist"), "Preset.")
 _K = flags.DEFINE_integer("k", 0, "Steps per scanned call (0 = the backend's choice).")
 _UNROLL = flags.DEFINE_integer("unroll", 0, "Scan unroll (0 = the backend's choice).")
 _PAIRS = flags.DEFINE_integer("pairs", 3, "Alternating measurements.")

@@ -13,13 +13,12 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from absl import flags  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
 
 from jaxgan import cli, configs  # noqa: E402
 
 import _protocol  # noqa: E402  (benchmarks/_protocol.py)
 
-_CONFIG = config_flags.DEFINE_config_file("config", configs.path("stacked_mnist"), "Preset.", lock_config=True)
+_CONFIG = cli.define_config(configs.path("stacked_mnist"), "Preset.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (resumed if it exists).")
 _NUM = flags.DEFINE_integer("num", 26_000, "Samples to score (the protocol's 26,000).")
 _EVAL_ONLY = flags.DEFINE_bool("eval_only", False, "Score the workdir's latest checkpoint without training.")

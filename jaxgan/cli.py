@@ -36,10 +36,23 @@ def _flag_error(e: BaseException, argv) -> str:
     return f"unknown config key {key!r} in {flag.split('=')[0]}; see the preset file for the keys it has"
   m = re.search(r"No such file or directory: '([^']+)'", text)
   if m or "Failed loading config file" in text:
-    path = m.group(1) if m else "?"
+    given = [a.split("=", 1)[1] for a in argv if a.startswith("--config=")]
+    path = m.group(1) if m else (given[-1] if given else "?")
     return f"config file not found: {path} (presets live in jaxgan/configs/)"
   text = re.sub(r"^FATAL Flags parsing error:\s*", "", text)
   return text.split("\n")[0]
+
+
+def define_config(default_path: str, help_text: str, name: str = "config"):
+  """config_flags.DEFINE_config_file(name, default_path, help_text, lock_config=True) whose errors are one line.
+
+  ml_collections resolves a nested override's type (`--config.model.foo=1`) when the flag is defined, at import
+  time, before `run` can catch anything; an unknown nested key would otherwise end in a traceback."""
+  from ml_collections import config_flags
+  try:
+    return config_flags.DEFINE_config_file(name, default_path, help_text, lock_config=True)
+  except (flags.Error, AttributeError, KeyError, OSError, ValueError, TypeError, SyntaxError) as e:
+    fail(_flag_error(e, sys.argv))
 
 
 def run(main: Callable, config_flag: str = "config") -> None:
@@ -48,7 +61,8 @@ def run(main: Callable, config_flag: str = "config") -> None:
     try:
       rest = flags.FLAGS(argv)
       if config_flag and config_flag in flags.FLAGS:
-        getattr(flags.FLAGS, config_flag)  # loads the file and applies --config.x overrides now, not later
+        config = getattr(flags.FLAGS, config_flag)  # loads the file and applies --config.x overrides now
+        config.keys()  # a file that failed to load is a placeholder that raises on first use: now, not later
     except (flags.Error, AttributeError, OSError, ValueError, TypeError, KeyError, SyntaxError) as e:
       fail(_flag_error(e, argv))
     return rest

@@ -9,12 +9,10 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from absl import flags  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
 
 from jaxgan import cli, configs  # noqa: E402
 
-_CONFIG = config_flags.DEFINE_config_file("config", configs.path(configs.DEFAULT), "Preset config file.",
-                                          lock_config=True)
+_CONFIG = cli.define_config(configs.path(configs.DEFAULT), "Preset config file.")
 _JSON = flags.DEFINE_bool("json", False, "Print one JSON line.")
 _STEPS = flags.DEFINE_integer("steps", 300, "Timed steps after warm-up.")
 

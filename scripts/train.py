@@ -11,12 +11,10 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # run from a checkout too
 
 from absl import flags  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
 
 from jaxgan import cli, configs  # noqa: E402
 
-_CONFIG = config_flags.DEFINE_config_file("config", configs.path(configs.DEFAULT), "Preset config file.",
-                                          lock_config=True)
+_CONFIG = cli.define_config(configs.path(configs.DEFAULT), "Preset config file.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output directory (default: runs/<preset name>).")
 _DISTRIBUTED = flags.DEFINE_bool(
     "distributed", False, "Multi-host: call jax.distributed.initialize() before anything else. Run the same "
