@@ -16,7 +16,7 @@ Stabilizer keys, all read with `config.get(key, default)` and off by default (ol
   augment = "translation,cutout,color"   DiffAugment on everything D sees, in D and G steps (augment.py)
   pack = m                           PacGAN: D judges m samples concatenated along channels; the global batch must
                                      divide by m × devices
-  model.mbstd = True                 minibatch-stddev feature in D (models mlp, mixture_mlp; models/ops.py)
+  model.mbstd = True                 minibatch-stddev feature in D (mlp, mixture_mlp, dcgan, resnet; models/ops.py)
 
 Class-conditional GANs: `model.num_classes = C` (> 0) makes G(z, y) and D(x, y) take int labels y ∈ [0, C) from a
 labelled dataset. Fakes in the D and G steps use the labels of the real batch (so the class mix matches the data
@@ -127,10 +127,16 @@ class GAN:
     return packed_shape(self.image_shape, self.pack)
 
   def check_batch(self, batch_size: int, n_devices: int = 1) -> None:
-    """A clear error when packing cannot split the global batch evenly over devices."""
+    """A clear error when packing cannot split the global batch evenly over devices, or D's minibatch-stddev
+    groups cannot split what D sees on one device (one batch, or real and fake together: twice that)."""
     if self.pack > 1 and batch_size % (self.pack * n_devices):
       raise ValueError(f"batch_size {batch_size} does not divide by pack × devices = {self.pack} × {n_devices}; "
                        f"use a multiple of {self.pack * n_devices}")
+    group = getattr(self.discriminator, "mbstd_group", 0) if getattr(self.discriminator, "mbstd", False) else 0
+    per_device = batch_size // (self.pack * n_devices)
+    if group and any(b % min(group, b) for b in (per_device, 2 * per_device)):
+      raise ValueError(f"model.mbstd_group {group} does not divide the {per_device} inputs D sees per device "
+                       f"(batch_size / (pack × devices)); use a divisor of {per_device}")
 
   def sample_latents(self, key, n: int):
     return jax.random.normal(key, (n, self.latent_dim), jnp.float32)

@@ -112,6 +112,9 @@ def test_benchmark_of_the_default_class_conditional_preset():
     (["--config.loss.name=bogus"], ["unknown loss 'bogus'", "hinge"]),
     (["--config.data.name=bogus"], ["unknown dataset 'bogus'"]),
     (["--config.bogus_key=1"], ["unknown config key 'bogus_key'"]),
+    (["--config.model.bogus_key=1"], ["unknown config key 'bogus_key'", "--config.model.bogus_key"]),
+    (["--config.model.mbstd=True", "--config.model.mbstd_group=0"], ["mbstd_group must be a positive number"]),
+    (["--config.model.mbstd=True", "--config.model.mbstd_group=3"], ["mbstd_group 3 does not divide the 16 inputs"]),
     (["--config.batch_size=0"], ["batch_size must be a positive integer"]),
     (["--config.batch_size=-8"], ["batch_size must be a positive integer"]),
     (["--config.steps=0"], ["steps must be a positive integer"]),
@@ -125,6 +128,19 @@ def test_bad_train_input_is_one_line_and_exit_2(args, fragments, trained):
   r = run("train.py", *TINY, *args, f"--workdir={trained}")
   assert_one_line_error(r, *fragments)
   assert snapshot(trained) == before  # the workdir's checkpoints survive a bad command
+
+
+@pytest.mark.parametrize("script", ["train.py", "benchmark.py"])
+@pytest.mark.parametrize("args,fragments", [
+    (["--config=jaxgan/configs/no_such_preset.py"], ["config file not found", "no_such_preset.py"]),
+    (["--config.model.bogus_key=1"], ["unknown config key 'bogus_key'"]),
+])
+def test_config_errors_without_other_overrides_are_one_line(script, args, fragments, tmp_path):
+  # no other --config.x flag: the missing file surfaces only when the config is first used, a nested unknown key
+  # already while the flag is defined; both must still be one line
+  r = run(script, *args, *([f"--workdir={tmp_path / 'never'}"] if script == "train.py" else []))
+  assert_one_line_error(r, *fragments)
+  assert not (tmp_path / "never").exists()
 
 
 def test_batch_not_divisible_by_devices():

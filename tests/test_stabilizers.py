@@ -12,7 +12,7 @@ from jaxgan import step as step_lib
 from jaxgan.data.mixtures import sample_mixture
 from jaxgan.gan import build_gan, init_state, make_optimizer
 from jaxgan.loop import make_train_fn
-from jaxgan.models import ops
+from jaxgan.models import get_model, ops
 from jaxgan.parallel import make_mesh, replicate
 from test_step import dataset, run, sgd, tiny_config
 
@@ -127,6 +127,35 @@ def test_minibatch_stddev():
   chex.assert_shape(ops.minibatch_stddev(jnp.zeros((4, 3, 3, 8)), 2, num_features=2), (4, 3, 3, 10))
   with pytest.raises(ValueError, match="batch 6 does not divide by the group size 4"):
     ops.minibatch_stddev(jnp.zeros((6, 5)), 4)
+
+
+@pytest.mark.parametrize("name, shape", [("dcgan", (28, 28, 1)), ("dcgan", (32, 32, 3)), ("resnet", (28, 28, 1))])
+def test_conv_discriminators_take_mbstd_and_it_couples_only_the_samples_of_one_group(name, shape):
+  # train=False: BatchNorm uses its running statistics, so without mbstd each logit sees only its own sample
+  cfg = lambda **kw: ml_collections.ConfigDict(dict(name=name, image_shape=shape, width=0.125, **kw))
+  x = jax.random.normal(jax.random.key(0), (8,) + shape)
+  bumped = x.at[1].multiply(3.0)  # sample 1: in group 0 (samples 0-3) with mbstd_group 4
+  changed = {}
+  for mbstd in (False, True):
+    _, d = get_model(name)(cfg(mbstd=mbstd, mbstd_group=4))
+    variables = d.init(jax.random.key(1), x, train=False)
+    before, after = d.apply(variables, x, train=False), d.apply(variables, bumped, train=False)
+    chex.assert_shape((before, after), (8,))
+    chex.assert_tree_all_finite((before, after))
+    changed[mbstd] = np.abs(np.asarray(after - before)) > 1e-6
+  np.testing.assert_array_equal(changed[False], [0, 1, 0, 0, 0, 0, 0, 0])
+  np.testing.assert_array_equal(changed[True], [1, 1, 1, 1, 0, 0, 0, 0])
+
+
+@pytest.mark.parametrize("name, kw, match", [
+    ("dcgan28", dict(mbstd=True), "dcgan28 mirrors the PyTorch peer"),
+    ("dcgan", dict(mbstd=True, mbstd_group=0), "mbstd_group must be a positive number"),
+    ("resnet", dict(mbstd=True, mbstd_group=2.5), "mbstd_group must be a positive number"),
+])
+def test_mbstd_options_a_model_cannot_honour_are_clear_errors(name, kw, match):
+  cfg = ml_collections.ConfigDict(dict(name=name, image_shape=(28, 28, 1), **kw))
+  with pytest.raises(ValueError, match=match):
+    get_model(name)(cfg)
 
 
 def test_four_devices_match_one_with_augment_penalty_pack_and_mbstd():

@@ -36,7 +36,8 @@ def get_config():
   c.model.image_shape = (28, 28, 1)
   c.model.width = 1.0
   c.model.dtype = "float32"     # compute dtype; params, losses and optimizer states stay float32
-  c.model.mbstd = False         # minibatch-stddev feature in D (mlp, mixture_mlp)
+  c.model.mbstd = False         # minibatch-stddev feature in D (mlp, mixture_mlp, dcgan, resnet; models/ops.py)
+  c.model.mbstd_group = 4       # samples per minibatch-stddev group (the per-device batch, packed, must divide by it)
   c.model.spectral_norm_d = False  # spectral norm on every D layer (dcgan; resnet presets turn it on)
   c.model.spectral_norm_g = False  # and on G (resnet)
   c.model.d_norm = "batch"      # dcgan D's normalisation: batch | layer | none

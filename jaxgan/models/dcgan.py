@@ -9,7 +9,9 @@ Two registered families:
 `dcgan` is class-conditional with cfg `num_classes` > 0: conditional BatchNorm in G, a projection (or, with
 `cond_d="acgan"`, auxiliary-classifier) head on D (models/conditional.py). `d_norm` (batch | layer | none) picks
 D's normalisation; gradient-penalty critics want layer or none. `spectral_norm_d` spectrally normalises every D
-layer (SNDCGAN: usually with d_norm="none").
+layer (SNDCGAN: usually with d_norm="none"). `mbstd` (default False; `mbstd_group`, default 4) appends the
+minibatch-stddev feature (models/ops.py) to the input of D's last conv, as ProGAN/StyleGAN put it before their last
+conv block; `dcgan28` has no such option (it stays layer for layer the PyTorch peer).
 
 BatchNorm follows PyTorch: momentum 0.9 in flax terms (torch 0.1), eps 1e-5; statistics in "batch_stats", averaged
 over `axis_name` when given. Layers compute in `dtype`; parameters stay float32; outputs are float32.
@@ -25,6 +27,7 @@ import jax.numpy as jnp
 from jaxgan.models import register
 from jaxgan.models.conditional import ConditionalBatchNorm, DiscriminatorHead, check_cond, require_labels
 from jaxgan.models.layers import Conv2xDown, ConvTranspose2x
+from jaxgan.models.ops import mbstd_config, minibatch_stddev
 from jaxgan.models.spectral import SNConv, SNDense
 
 Array = jax.Array
@@ -126,6 +129,8 @@ class DCGANDiscriminator(nn.Module):
   cond_d: str = "projection"  # with num_classes > 0: projection → logits [B]; acgan → [B, 1 + C]
   norm: str = "batch"         # batch | layer | none: WGAN-GP's critic must not mix samples (no BatchNorm)
   spectral_norm: bool = False  # every conv/dense weight W/σ(W) (Miyato et al. 2018; models/spectral.py)
+  mbstd: bool = False          # minibatch-stddev feature (models/ops.py) into the last conv's input
+  mbstd_group: int = 4
 
   @nn.compact
   def __call__(self, x_BxHxWxC: Array, labels: Optional[Array] = None, train: bool = True) -> Array:
@@ -141,6 +146,8 @@ class DCGANDiscriminator(nn.Module):
       down = lambda f: Conv2xDown(f, dtype=self.dtype, method=self.down_method)
     x = _lrelu(down(c(64))(x_BxHxWxC))
     for i in range(1, n_down):
+      if self.mbstd and i == n_down - 1:
+        x = minibatch_stddev(x, self.mbstd_group)
       x = down(c(64 * 2 ** i))(x)
       if self.norm == "batch":
         x = _bn(train, self.axis_name, self.dtype)(x)
@@ -177,6 +184,9 @@ def _common(cfg, supported: Sequence[int], family: str):
 def build_dcgan28(cfg, axis_name: Optional[str] = None):
   """The PyTorch peer's 28x28 DCGAN (at width 1; its z size is whatever `latent_dim` the engine samples, 64)."""
   shape, width, dtype, m = _common(cfg, (28,), "dcgan28")
+  if cfg.get("mbstd", False):
+    raise ValueError("dcgan28 mirrors the PyTorch peer layer for layer and has no minibatch-stddev feature; "
+                     "use model.name='dcgan' for model.mbstd")
   if check_cond(cfg, "dcgan28")[0]:
     raise ValueError("dcgan28 mirrors the unconditional PyTorch peer; use model.name='dcgan' for num_classes > 0")
   return (DCGAN28Generator(shape[2], width, dtype, axis_name, m["up_method"]),
@@ -193,4 +203,4 @@ def build_dcgan(cfg, axis_name: Optional[str] = None):
     raise ValueError(f"dcgan: d_norm must be 'batch', 'layer' or 'none', got {norm!r}")
   return (DCGANGenerator(shape, width, dtype, axis_name, m["up_method"], num_classes),
           DCGANDiscriminator(shape, width, dtype, axis_name, m["down_method"], num_classes, cond_d, norm,
-                             bool(cfg.get("spectral_norm_d", False))))
+                             bool(cfg.get("spectral_norm_d", False)), *mbstd_config(cfg, "dcgan")))

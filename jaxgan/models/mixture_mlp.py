@@ -18,7 +18,7 @@ import jax.numpy as jnp
 
 from jaxgan.models import register
 from jaxgan.models.conditional import DiscriminatorHead, check_cond, require_labels
-from jaxgan.models.ops import minibatch_stddev, spectral_norm
+from jaxgan.models.ops import mbstd_config, minibatch_stddev, spectral_norm
 
 EMBED_DIM = 32  # a conditional G's label embedding, concatenated to z
 
@@ -127,8 +127,9 @@ def build(cfg, axis_name=None):
   else:
     g = MixtureGenerator(out_dim=out_dim, width=width, depth=int(cfg.get("g_depth", 3)), scale=scale,
                          num_classes=num_classes, dtype=dtype)
+  mbstd, mbstd_group = mbstd_config(cfg, "mixture_mlp")
   d = MixtureDiscriminator(width=int(cfg.get("d_width", width)), depth=int(cfg.get("d_depth", 3)),
-                           mbstd=bool(cfg.get("mbstd", False)), mbstd_group=int(cfg.get("mbstd_group", 4)),
+                           mbstd=mbstd, mbstd_group=mbstd_group,
                            sn=bool(cfg.get("spectral_norm", False)), scale=scale, num_classes=num_classes,
                            dtype=dtype)
   return g, d

@@ -13,7 +13,7 @@ import numpy as np
 
 from jaxgan.models import register
 from jaxgan.models.conditional import DiscriminatorHead, check_cond, require_labels
-from jaxgan.models.ops import minibatch_stddev
+from jaxgan.models.ops import mbstd_config, minibatch_stddev
 
 
 def _torch_uniform(fan_in_axis: int = 0):
@@ -91,7 +91,7 @@ def build(cfg, axis_name=None):
   num_classes, cond_d = check_cond(cfg, "mlp")
   g = MLPGenerator(image_shape=tuple(cfg.image_shape), hidden=scale((256, 512, 1024)), dtype=dtype,
                    num_classes=num_classes)
-  d = MLPDiscriminator(hidden=scale((1024, 512, 256)), mbstd=bool(cfg.get("mbstd", False)),
-                       mbstd_group=int(cfg.get("mbstd_group", 4)), dtype=dtype, num_classes=num_classes,
-                       cond_d=cond_d)
+  mbstd, mbstd_group = mbstd_config(cfg, "mlp")
+  d = MLPDiscriminator(hidden=scale((1024, 512, 256)), mbstd=mbstd, mbstd_group=mbstd_group, dtype=dtype,
+                       num_classes=num_classes, cond_d=cond_d)
   return g, d

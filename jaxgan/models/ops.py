@@ -9,7 +9,7 @@
   spectral_norm     a layer wrapped in flax's nn.SpectralNorm (σ from one power iteration; its vector lives in
                     the 'batch_stats' collection and is updated only when train=True).
 """
-from typing import Any
+from typing import Any, Tuple
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -31,6 +31,14 @@ def minibatch_stddev(x_BxF, group_size: int = 4, num_features: int = 1, eps: flo
   stat = jnp.repeat(stat, g, axis=0).reshape((b,) + (1,) * (len(rest) - 1) + (num_features,))
   stat = jnp.broadcast_to(stat, (b,) + rest[:-1] + (num_features,)).astype(x_BxF.dtype)
   return jnp.concatenate([x_BxF, stat], axis=-1)
+
+
+def mbstd_config(cfg, family: str) -> Tuple[bool, int]:
+  """(model.mbstd, model.mbstd_group) of a model config, the group checked to be a positive int."""
+  group = cfg.get("mbstd_group", 4)
+  if isinstance(group, bool) or not isinstance(group, int) or group < 1:
+    raise ValueError(f"{family}: model.mbstd_group must be a positive number of samples, got {group!r}")
+  return bool(cfg.get("mbstd", False)), group
 
 
 def pack(x_Bx___xC, m: int):

@@ -25,12 +25,13 @@ With K = 0 labels are ignored, so `G(z, train=...)` / `D(x, train=...)` work unc
 `labels` is taken as class 0 (parameter shapes do not depend on it); any other conditional call without labels
 raises ValueError.
 
-cfg keys the builder reads (all with `cfg.get`): image_shape, width, dtype, num_classes (default 0), cond_d
-(default "projection"), spectral_norm_d (default True), spectral_norm_g (default False); G's Dense takes whatever z
-size the engine samples (`latent_dim`). BatchNorm is dcgan's: momentum 0.9, eps 1e-5, statistics in "batch_stats"
-averaged over `axis_name`; spectral-norm vectors live in "spectral" and take their power-iteration step only when
-called with train=True and "spectral" mutable (the engine's D step), so the G step's immutable D pass just reads them.
-Layers compute in `dtype`; parameters, the power iteration and the outputs are float32.
+cfg keys the builder reads (all with `cfg.get`): image_shape, width, dtype, num_classes (default 0), cond_d (default
+"projection"), spectral_norm_d (default True), spectral_norm_g (default False), mbstd (default False: the
+minibatch-stddev feature, models/ops.py, appended to the last residual block's input) and mbstd_group (4); G's Dense
+takes whatever z size the engine samples (`latent_dim`). BatchNorm is dcgan's: momentum 0.9, eps 1e-5, statistics in
+"batch_stats" averaged over `axis_name`; spectral-norm vectors live in "spectral" and take their power-iteration step
+only when called with train=True and "spectral" mutable (the engine's D step), so the G step's immutable D pass just
+reads them. Layers compute in `dtype`; parameters, the power iteration and the outputs are float32.
 """
 from typing import Any, Callable, Optional, Tuple
 
@@ -40,6 +41,7 @@ import jax.numpy as jnp
 
 from jaxgan.models import register
 from jaxgan.models.conditional import ConditionalBatchNorm
+from jaxgan.models.ops import mbstd_config, minibatch_stddev
 from jaxgan.models.spectral import SNConv, SNDense, SNEmbed
 
 Array = jax.Array
@@ -141,6 +143,8 @@ class ResNetDiscriminator(nn.Module):
   spectral_norm: bool = True
   dtype: Any = jnp.float32
   axis_name: Optional[str] = None
+  mbstd: bool = False  # minibatch-stddev feature (models/ops.py) into the last residual block's input
+  mbstd_group: int = 4
 
   @nn.compact
   def __call__(self, x_BxHxWxC: Array, labels: Optional[Array] = None, train: bool = True) -> Array:
@@ -155,6 +159,8 @@ class ResNetDiscriminator(nn.Module):
     x = h + L.conv(_avgpool(x), feats[0], 1)
     for i, f in enumerate(feats[1:]):
       down = i < n_down
+      if self.mbstd and i == len(feats) - 2:  # its shortcut becomes a 1x1 conv (one more channel in than out)
+        x = minibatch_stddev(x, self.mbstd_group)
       h = L.conv(nn.relu(x), f, 3, _xavier_relu)
       h = L.conv(nn.relu(h), f, 3, _xavier_relu)
       sc = L.conv(x, f, 1) if (down or f != x.shape[-1]) else x
@@ -199,5 +205,6 @@ def build_resnet(cfg, axis_name: Optional[str] = None):
   """SNGAN ResNet G and D for 28/32/64-pixel, 1 or 3-channel images; see the module docstring for cfg keys."""
   shape, width, dtype, num_classes, cond_d = _config(cfg)
   g = ResNetGenerator(shape, width, num_classes, bool(cfg.get("spectral_norm_g", False)), dtype, axis_name)
-  d = ResNetDiscriminator(shape, width, num_classes, cond_d, bool(cfg.get("spectral_norm_d", True)), dtype, axis_name)
+  d = ResNetDiscriminator(shape, width, num_classes, cond_d, bool(cfg.get("spectral_norm_d", True)), dtype, axis_name,
+                          *mbstd_config(cfg, "resnet"))
   return g, d
