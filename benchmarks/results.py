@@ -7,7 +7,7 @@
                                                     # on a GPU (their JSON says which) and want one
 
 Each measured row is written to docs/results/<row>.json by the protocol's own script (benchmarks/quality.py for
-MNIST presets, benchmarks/mixtures.py for the 2-D mixtures, scripts/evaluate.py for stacked MNIST), with the
+MNIST presets, benchmarks/mixtures.py for the 2-D mixtures, benchmarks/stacked.py for stacked MNIST), with the
 command, the machine, the seeds and the CPU time, so every figure in the table can be traced and rerun. Published
 rows are from ../shared/docs/PROTOCOLS.md (PacGAN Table 1 and its stacked-MNIST table).
 """
