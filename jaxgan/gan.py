@@ -126,15 +126,19 @@ class GAN:
     """What D sees per example: the image, or m images stacked along channels under PacGAN packing."""
     return packed_shape(self.image_shape, self.pack)
 
+  @property
+  def mbstd_group(self) -> int:
+    """D's minibatch-stddev group size (models/ops.py), 0 when D has no such feature."""
+    return int(self.discriminator.mbstd_group) if getattr(self.discriminator, "mbstd", False) else 0
+
   def check_batch(self, batch_size: int, n_devices: int = 1) -> None:
     """A clear error when packing cannot split the global batch evenly over devices, or D's minibatch-stddev
-    groups cannot split what D sees on one device (one batch, or real and fake together: twice that)."""
+    groups cannot split the inputs D sees per device."""
     if self.pack > 1 and batch_size % (self.pack * n_devices):
       raise ValueError(f"batch_size {batch_size} does not divide by pack × devices = {self.pack} × {n_devices}; "
                        f"use a multiple of {self.pack * n_devices}")
-    group = getattr(self.discriminator, "mbstd_group", 0) if getattr(self.discriminator, "mbstd", False) else 0
-    per_device = batch_size // (self.pack * n_devices)
-    if group and any(b % min(group, b) for b in (per_device, 2 * per_device)):
+    group, per_device = self.mbstd_group, batch_size // (self.pack * n_devices)
+    if group and per_device % min(group, per_device):
       raise ValueError(f"model.mbstd_group {group} does not divide the {per_device} inputs D sees per device "
                        f"(batch_size / (pack × devices)); use a divisor of {per_device}")
 

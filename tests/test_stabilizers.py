@@ -158,6 +158,23 @@ def test_mbstd_options_a_model_cannot_honour_are_clear_errors(name, kw, match):
     get_model(name)(cfg)
 
 
+@pytest.mark.parametrize("batch", [2, 3])
+def test_d_step_never_puts_real_and_fake_in_one_mbstd_group(batch):
+  # The MLP D has no batch statistics, so the D step may judge real and fake in one pass; with a batch smaller
+  # than the group of 4, that pass would put real and fake in one group (2 + 2) or fail (3 + 3 = 6, not a multiple
+  # of 4). Each batch is then judged on its own (groups of `batch`), and D(real) must not see the fakes.
+  config = tiny_config(batch_size=batch)
+  config.model.mbstd, config.model.mbstd_group = True, 4
+  gan = build_gan(config)
+  state = init_state(gan, 0)
+  other_g = jax.tree.map(lambda p: 3.0 * p + 0.1, state.g_params)  # another G: other fakes
+  real = jnp.asarray(np.random.default_rng(0).uniform(-1, 1, (batch, 8, 8, 1)), jnp.float32)
+  fn = jax.jit(lambda s: step_lib.d_step(gan, s, real, jax.random.key(3))[1])
+  m, m_other = fn(state), fn(state.replace(g_params=other_g))
+  assert abs(float(m["d_fake"]) - float(m_other["d_fake"])) > 1e-4  # the fakes did change
+  chex.assert_trees_all_close(m["d_real"], m_other["d_real"], rtol=0, atol=0)
+
+
 def test_four_devices_match_one_with_augment_penalty_pack_and_mbstd():
   # batch 16: 4 samples = 2 packs per device, so minibatch-stddev groups (of 2 packs) never straddle devices
   # (augment.py's own test covers the device split of every op; one op suffices here)
