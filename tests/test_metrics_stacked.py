@@ -72,11 +72,14 @@ def test_kl_splits_into_channel_balance_and_dependence():
   assert abs(got["kl_dependence"]) < 5e-3
   assert got["kl"] == pytest.approx(got["kl_marginals"] + got["kl_dependence"], rel=1e-12)
   assert got["channel_class_ratio"] == pytest.approx(4.0, rel=0.05)
+  assert [sum(c) for c in got["channel_counts"]] == [200_000] * 3
+  assert got["channel_counts"][0][7] == max(got["channel_counts"][0])  # the skewed digit
   # Balanced channels but only the 10 triples (d, d, d): every marginal uniform, all of the KL is dependence.
   ids = np.repeat(np.arange(10) * 111, 50)
   got = stacked_mnist.triple_metrics(ids)
   assert got["kl_marginals"] == pytest.approx(0.0, abs=1e-12)
   assert got["kl_dependence"] == pytest.approx(np.log(100.0), rel=1e-12)
   assert got["channel_class_ratio"] == pytest.approx(1.0)
+  assert got["channel_counts"] == [[50] * 10] * 3
   # A digit missing from a channel: no finite ratio.
   assert stacked_mnist.triple_metrics(np.arange(100))["channel_class_ratio"] is None

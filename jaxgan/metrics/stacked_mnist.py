@@ -4,7 +4,9 @@
 The KL splits exactly into two parts (the uniform target is a product of the three channels' uniforms):
   kl = kl_marginals + kl_dependence,  kl_marginals = Σ_c KL(p_c ‖ Uniform(10)) (each channel's digit balance),
   kl_dependence = KL(p_gen ‖ p_0 p_1 p_2) (how far the channels are from independent: triples missed or repeated).
-`channel_class_ratio` is the largest / smallest digit count in the worst channel (∞ → None when a digit is missing).
+`channel_class_ratio` is the largest / smallest digit count in the worst channel (∞ → None when a digit is missing);
+`channel_counts` the three channels' digit counts ([3][10] ints), which say which digits a generator over- or
+under-draws.
 Protocol (PacGAN/VEEGAN): 26,000 samples. Reports carry `floor`: the same numbers for as many real stacked digits
 (embedded training digits, `jaxgan.data.stacked`, seed 0), which shows what a perfect generator scores at this n.
 """
@@ -40,7 +42,8 @@ def triple_metrics(ids_N: np.ndarray) -> Dict[str, Any]:
   kl_marginals = float(sum(mixtures.kl_to_uniform(m) for m in per_channel))
   ratio = None if min(m.min() for m in per_channel) == 0 else float(max(m.max() / m.min() for m in per_channel))
   return {"modes": int((counts > 0).sum()), "kl": kl, "kl_marginals": kl_marginals,
-          "kl_dependence": kl - kl_marginals, "channel_class_ratio": ratio}
+          "kl_dependence": kl - kl_marginals, "channel_class_ratio": ratio,
+          "channel_counts": [[int(v) for v in m] for m in per_channel]}
 
 
 def stacked_mnist_metrics(images_Nx28x28x3: np.ndarray, judge: Optional[mnist_judge.MnistJudge] = None,
