@@ -1,10 +1,11 @@
 """Stacked-MNIST protocol: train a preset, then count the digit triples of 26,000 samples (MNIST judge per channel).
 
   python benchmarks/stacked.py --config=jaxgan/configs/stacked_mnist.py --workdir=runs/stacked_mnist [--json=out]
+      [--grid=out.png] [--eval_only]
 
 Prints one JSON line: modes (of 1,000), KL(p_gen ‖ uniform) over the triple histogram, the same for 26,000 real
-stacks (the floor a perfect generator scores at this sample count), steps and training wall/CPU minutes. Samples
-come from the EMA generator when the preset keeps one (seed 0).
+stacks (the floor a perfect generator scores at this sample count), each channel's digit counts, steps and training
+wall/CPU minutes. Samples come from the EMA generator when the preset keeps one (seed 0).
 """
 import json
 import os
