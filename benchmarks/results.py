@@ -48,13 +48,15 @@ MNIST_ROWS = {
 SINGLE_THREAD = {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"}
 ROW_ENV = {name: SINGLE_THREAD for name in ("mnist_fast_clusters", "mnist_best", "mnist_best_seed1", "mnist_best_seed2",
                                             "wgan_mnist", "wgan_gp_mnist", "sngan_mnist", "stacked_mnist",
-                                            "stacked_mnist_clusters", "ring8", "grid25", "grid25_clusters")}
+                                            "stacked_mnist_seed1", "stacked_mnist_clusters", "ring8", "grid25",
+                                            "grid25_clusters")}
 # Rows "<row>_seed<N>" are the same preset trained with another seed; the table adds their mean with <row>.
 MIXTURE_ROWS = {"ring8": "jaxgan/configs/ring8.py", "grid25": "jaxgan/configs/grid25.py",
                 "grid25_clusters": "jaxgan/configs/grid25_clusters.py"}
-# Stacked rows: the preset for a GPU, and the cluster-conditioned one for a CPU budget.
-STACKED_ROWS = {"stacked_mnist": "jaxgan/configs/stacked_mnist.py",
-                "stacked_mnist_clusters": "jaxgan/configs/stacked_mnist_clusters.py"}
+# Stacked rows -> (preset, extra flags): the full recipe (two training seeds) and the cluster-conditioned quick one.
+STACKED_ROWS = {"stacked_mnist": ("jaxgan/configs/stacked_mnist.py", []),
+                "stacked_mnist_seed1": ("jaxgan/configs/stacked_mnist.py", ["--config.seed=1"]),
+                "stacked_mnist_clusters": ("jaxgan/configs/stacked_mnist_clusters.py", [])}
 ALL = list(MNIST_ROWS) + list(MIXTURE_ROWS) + list(STACKED_ROWS)
 
 PUBLISHED_MIXTURES = [  # PacGAN Table 1, 10 trials: (model, ring modes, %HQ, KL, grid modes, %HQ, KL)
@@ -91,7 +93,8 @@ def run_row(name: str) -> None:
     workdir = os.path.join(WORK, name)
     if os.path.isdir(workdir):  # a fresh run: never resume an older measurement
       shutil.rmtree(workdir)
-    _py("benchmarks/stacked.py", f"--config={STACKED_ROWS[name]}", f"--workdir={workdir}", f"--json={out}",
+    config, extra = STACKED_ROWS[name]
+    _py("benchmarks/stacked.py", f"--config={config}", *extra, f"--workdir={workdir}", f"--json={out}",
         env=ROW_ENV.get(name))
   else:
     raise SystemExit(f"error: unknown row {name!r}; rows: {', '.join(ALL)}")
@@ -123,21 +126,34 @@ def _minutes(row):
   return f"{row['train_wall_min']:.1f}", f"{row['train_cpu_min']:.1f}{_threads(row)}"
 
 
-def _seed_mean(name):
-  """After the last of a row's seeds ("<row>", "<row>_seed1", ...): a row with their mean ± s.e."""
+def _seeds(name, table):
+  """After the last measured of a row's seeds ("<row>", "<row>_seed1", ... in `table`): their JSON rows (if two or
+  more), so the table can add their mean; else []."""
   base = name.partition("_seed")[0]
-  measured = [(n, _load(n)) for n in MNIST_ROWS if n == base or n.startswith(base + "_seed")]
+  measured = [(n, _load(n)) for n in table if n == base or n.startswith(base + "_seed")]
   measured = [(n, r) for n, r in measured if r is not None]
   if len(measured) < 2 or name != measured[-1][0]:
     return []
-  rows = [r for _, r in measured]
+  return [r for _, r in measured]
+
+
+def _mean_se(values):
+  v = np.asarray(values, np.float64)
+  return v.mean(), v.std(ddof=1) / np.sqrt(len(v))
+
+
+def _seed_mean(name):
+  """After the last of an MNIST row's seeds: a row with their mean ± s.e."""
+  rows = _seeds(name, MNIST_ROWS)
+  if not rows:
+    return []
+  base = name.partition("_seed")[0]
   tag = "ema_" if all("ema_fd" in r for r in rows) else ""
-  fd = np.array([r[tag + "fd"] for r in rows])
+  fd, se = _mean_se([r[tag + "fd"] for r in rows])
   ratios = [r[tag + "class_ratio"] for r in rows]
   worst = "∞" if None in ratios else f"≤ {max(ratios):.2f}"
-  se = fd.std(ddof=1) / np.sqrt(len(fd))
-  return [f"| **{base}, mean of {len(rows)} seeds** | | **{fd.mean():.2f} ± {se:.2f}** | "
-          f"**{fd.mean() / rows[0]['floor']:.2f}** | | {worst} | | |"]
+  return [f"| **{base}, mean of {len(rows)} seeds** | | **{fd:.2f} ± {se:.2f}** | "
+          f"**{fd / rows[0]['floor']:.2f}** | | {worst} | | |"]
 
 
 def render() -> str:
@@ -199,10 +215,16 @@ def render() -> str:
     if r is None:
       continue
     wall, cpu = _minutes(r)
-    label = name + (" (cluster-conditioned)" if "clusters" in name else "")
+    base, _, seed = name.partition("_seed")
+    label = (f"{base}, seed {seed}" if seed else name) + (" (cluster-conditioned)" if "clusters" in name else "")
     split = [_fmt(r.get(k), 3) for k in ("kl_marginals", "kl_dependence")]
     lines.append(f"| **jaxgan** {label} | {r['modes']} | {r['kl']:.3f} | {' | '.join(split)} | {r['steps']:,} | "
                  f"{wall} | {cpu} |")
+    seeds = _seeds(name, STACKED_ROWS)
+    if seeds:
+      cells = [_mean_se([s[k] for s in seeds]) for k in ("modes", "kl", "kl_marginals", "kl_dependence")]
+      lines.append(f"| **jaxgan {base}, mean of {len(seeds)} seeds** | {cells[0][0]:.1f} | "
+                   f"**{cells[1][0]:.3f} ± {cells[1][1]:.3f}** | {cells[2][0]:.3f} | {cells[3][0]:.3f} | | | |")
   for model, modes, kl in PUBLISHED_STACKED:
     lines.append(f"| {model} (published) | {modes} | {kl} | — | — | — | — | — |")
   lines += ["", "Regenerate: `python benchmarks/results.py --run=all` (rows: " + ", ".join(ALL) + "; JSON per row "
