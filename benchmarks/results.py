@@ -223,7 +223,7 @@ def render() -> str:
     seeds = _seeds(name, STACKED_ROWS)
     if seeds:
       cells = [_mean_se([s[k] for s in seeds]) for k in ("modes", "kl", "kl_marginals", "kl_dependence")]
-      lines.append(f"| **jaxgan {base}, mean of {len(seeds)} seeds** | {cells[0][0]:.1f} | "
+      lines.append(f"| **jaxgan {base}, mean of {len(seeds)} seeds** | {cells[0][0]:g} | "
                    f"**{cells[1][0]:.3f} ± {cells[1][1]:.3f}** | {cells[2][0]:.3f} | {cells[3][0]:.3f} | | | |")
   for model, modes, kl in PUBLISHED_STACKED:
     lines.append(f"| {model} (published) | {modes} | {kl} | — | — | — | — | — |")
