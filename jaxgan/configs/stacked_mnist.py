@@ -10,14 +10,14 @@ Adam 5e-4 β = (0.5, 0.999), EMA 0.999 with ramp-up, 15,000 steps, no augmentati
 the 5,000 embedded training digits (triples uniform over the 1,000). Scored on 26,000 samples with the MNIST judge
 per channel.
 
-Budget: ≈ 75 CPU-minutes on one thread of this project's 2-core CPU (3.3 steps a second; `python
-benchmarks/results.py --run=stacked_mnist` trains it pinned to one core). Measured there (EMA G): seed 0 1,000
-modes, KL 0.088 (0.064 of it the channels' digit balance, 0.024 their dependence); seed 1 1,000 / 0.094 (0.069,
-0.025); mean 0.091 ± 0.003 (real stacks: 0.020; PacDCGAN2: 0.06). Seed 0 trained on to 20,000 and 25,000 steps
-stayed at 0.085 / 0.086 (a plateau); its raw G (no EMA) at 15,000 steps: 0.115. Seed 0 without minibatch-stddev:
-0.0997 on this CPU, 0.095 on one H200 (channel balance 0.075 where it has 0.064). The recipe before this one (half
-width, DiffAugment translation, no R1, 6,000 steps) scored 968 / 0.40 in 9.9 CPU-minutes; `stacked_mnist_clusters`
-(that recipe, cluster-conditioned) is the ≈ 16-minute budget.
+Budget: ≈ 75 CPU-minutes on one thread of this project's 2-core CPU (3.3 steps a second on the VM of 2026-12-01; the
+VM of 2026-11-28 ran the same nets about 1.7× slower; `python benchmarks/results.py --run=stacked_mnist` trains it
+pinned to one core). Measured there (EMA G): seed 0 1,000 modes, KL 0.088 (0.064 of it the channels' digit balance,
+0.024 their dependence); seed 1 1,000 / 0.094 (0.069, 0.025); mean 0.091 ± 0.003 (real stacks: 0.020; PacDCGAN2:
+0.06). Seed 0 trained on to 20,000 and 25,000 steps stayed at 0.085 / 0.086 (a plateau); its raw G (no EMA) at
+15,000 steps: 0.115. Seed 0 without minibatch-stddev: 0.0997 on this CPU, 0.095 on one H200 (channel balance 0.075
+where it has 0.064). The recipe before this one (half width, DiffAugment translation, no R1, 6,000 steps) scored 968
+/ 0.40 in 9.9 CPU-minutes; `stacked_mnist_clusters` (that recipe, cluster-conditioned) is the ≈ 10-minute budget.
 
 What the KL is made of, and what moved it (seed 0 unless said; before minibatch-stddev, on an H200 unless said;
 `benchmarks/stacked.py` reports the split, and `--grid` draws each channel's digits grouped by the judge's class):
