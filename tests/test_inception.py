@@ -5,7 +5,6 @@ parameter names) filled with seeded stand-in weights, run on fixed uint8 images 
 preprocessing. Here the same weights are regenerated without torch, written through the converter's npz layout,
 loaded with `load_inception`, and must agree to 1e-4 of the output scale (max |reference|).
 """
-import importlib.util
 import json
 import os
 
@@ -15,16 +14,14 @@ import pytest
 
 from jaxgan.metrics import inception
 
+from _scripts import load_script
+
 GOLDEN = os.path.join(os.path.dirname(__file__), "data", "inception_golden.npz")
-CONVERTER = os.path.join(os.path.dirname(__file__), "..", "scripts", "convert_inception_weights.py")
 RTOL_OF_SCALE = 1e-4
 
 
 def _load_converter():
-  spec = importlib.util.spec_from_file_location("convert_inception_weights", CONVERTER)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
+  return load_script("scripts/convert_inception_weights.py")
 
 
 @pytest.fixture(scope="module")

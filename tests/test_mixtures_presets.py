@@ -1,5 +1,4 @@
 """The 2-D mixture presets (ring8, grid25) and the protocol script benchmarks/mixtures.py (tiny runs)."""
-import importlib.util
 import json
 import os
 
@@ -7,15 +6,14 @@ import chex
 import numpy as np
 import pytest
 
+from _scripts import load_script
+
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 PRESETS = [os.path.join(ROOT, "jaxgan", "configs", f"{n}.py") for n in ("ring8", "grid25", "grid25_clusters")]
 
 
 def _bench():
-  spec = importlib.util.spec_from_file_location("mixtures_bench", os.path.join(ROOT, "benchmarks", "mixtures.py"))
-  mod = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(mod)
-  return mod
+  return load_script("benchmarks/mixtures.py")
 
 
 @pytest.mark.parametrize("path", PRESETS)

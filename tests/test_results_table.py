@@ -1,19 +1,16 @@
 """benchmarks/results.py: the README results table, rendered from per-row JSON (seed rows and their mean)."""
-import importlib.util
 import json
 import os
 
 import numpy as np
 import pytest
 
-ROOT = os.path.join(os.path.dirname(__file__), "..")
+from _scripts import load_script
 
 
 @pytest.fixture
 def results(tmp_path, monkeypatch):
-  spec = importlib.util.spec_from_file_location("results_bench", os.path.join(ROOT, "benchmarks", "results.py"))
-  mod = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(mod)
+  mod = load_script("benchmarks/results.py")
   monkeypatch.setattr(mod, "RESULTS", str(tmp_path))
   return mod, tmp_path
 
