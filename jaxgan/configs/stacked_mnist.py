@@ -30,6 +30,13 @@ What the KL is made of, and what moved it (seed 0 unless said; before minibatch-
   does on MNIST.
 - Without augmentation: lazy R1 γ = 0.1 0.095; rates 1e-3 0.14; width 1.5 0.14; D rate 1e-3 0.16; EMA 0.9999 0.16;
   Adam β = (0, 0.99) 0.18; no packing 0.18; batch 128, rate 2e-4, hinge loss, no EMA (all with translation): 0.23–0.29.
+- With minibatch-stddev, on this CPU (2026-12-01, seed 0, one thread; 26,000 samples unless said): lazy R1 γ = 0.3
+  0.081 (balance 0.057) and γ = 1.0 0.095 (0.070) at 15,000 steps, where this preset's γ = 0.1 has 0.088 (0.064):
+  within the two seeds' spread (0.088, 0.094), so γ stays 0.1 until a second seed says otherwise. Both were ahead
+  early (KL of 10,000 samples at 4,000 steps: 0.38 and 0.37, this preset 0.47), then the preset caught up. No
+  normalisation in D (`--config.model.d_norm=none`: one joint real+fake pass, nothing normalised per batch) is not
+  what fixes the balance: 1,000 / 0.198 when stopped at 10,956 steps, 9s still the most drawn (18 % at 10,000);
+  `d_norm=layer` was no better than BatchNorm at 3,000–4,000 steps and was stopped there.
 - Cluster-conditioned at full width (this preset with `--config.pack=1 --config.data.clusters=100
   --config.model.num_classes=100`; this CPU, one thread each, 0.9–1 step a second. Unpacked, D sees twice as many
   inputs: `scripts/benchmark.py` gives 1.0 step a second with `--config.pack=1`, with or without the clusters,
