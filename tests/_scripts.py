@@ -1,8 +1,9 @@
-"""Load a repository script (benchmarks/, scripts/) as a module, for tests of its functions."""
+"""The repository root (`ROOT`) for tests, and `load_script`: a repository script (benchmarks/, scripts/) loaded as a
+module, for tests of its functions."""
 import importlib.util
 import os
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def load_script(relpath: str):

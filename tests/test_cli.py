@@ -12,7 +12,8 @@ import time
 import numpy as np
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from _scripts import ROOT
+
 TINY = ["--config=jaxgan/configs/mlp_mnist.py", "--config.model.width=0.0625", "--config.steps_per_call=5",
         "--config.checkpoint_every=10", "--config.sample_every=10", "--config.batch_size=16"]
 

@@ -6,9 +6,8 @@ import chex
 import numpy as np
 import pytest
 
-from _scripts import load_script
+from _scripts import ROOT, load_script
 
-ROOT = os.path.join(os.path.dirname(__file__), "..")
 PRESETS = [os.path.join(ROOT, "jaxgan", "configs", f"{n}.py") for n in ("ring8", "grid25", "grid25_clusters")]
 
 

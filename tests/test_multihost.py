@@ -14,7 +14,8 @@ from jaxgan.configs import mlp_mnist
 from jaxgan.sampling import load_run
 from jaxgan.trainer import Trainer
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+from _scripts import ROOT
+
 OVERRIDES = {"model.width": 0.0625, "batch_size": 16, "steps_per_call": 5, "checkpoint_every": 10,
              "sample_every": 10, "ema_decay": 0.9}
 

@@ -4,7 +4,7 @@ import os
 import nbformat
 from nbclient import NotebookClient
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from _scripts import ROOT
 
 
 def test_quickstart_executes(tmp_path, monkeypatch):

@@ -21,10 +21,14 @@ def _write(path, name, **row):
     json.dump({**base, **row}, f)
 
 
+def _cells(line):
+  return [c.strip() for c in line.strip("|").split("|")]
+
+
 def _line(table, start):
   hits = [l for l in table.splitlines() if l.startswith(start)]
   assert len(hits) == 1, (start, hits)
-  return [c.strip() for c in hits[0].strip("|").split("|")]
+  return _cells(hits[0])
 
 
 def test_stacked_seed_rows_get_their_mean_and_standard_error(results):
@@ -51,7 +55,7 @@ def test_mnist_seed_mean_comes_after_the_last_measured_seed(results):
     _write(path, name, ema_fd=fd, floor=5.0, ema_class_ratio=1.1, ema_classes=10)
   lines = mod.render().splitlines()
   i = next(i for i, l in enumerate(lines) if l.startswith("| mnist_best, seed 1"))
-  mean = [c.strip() for c in lines[i + 1].strip("|").split("|")]
+  mean = _cells(lines[i + 1])
   assert mean[0] == "**mnist_best, mean of 2 seeds**"
   assert mean[2] == "**12.00 ± 2.00**" and mean[3] == "**2.40**"
   assert mean[5] == "≤ 1.10"
