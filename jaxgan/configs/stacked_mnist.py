@@ -34,9 +34,10 @@ What the KL is made of, and what moved it (seed 0 unless said; before minibatch-
   R1 γ = 0.3 0.081 (balance 0.057) on seed 0 but 0.114 (0.088) on seed 1, mean 0.098 against this preset's 0.091
   (0.088, 0.094), so γ stays 0.1; γ = 1.0 0.095 (0.070). Both were ahead early (KL of 10,000 samples at 4,000 steps:
   0.38 and 0.37, this preset 0.47), then the preset caught up. γ = 0.3 with both rates cosine-decayed to 0 over the
-  15,000 steps (`lr_decay_steps`): 0.114 (0.088), against 0.081 at constant rates. Minibatch-stddev over all 32
-  packs of a batch (`--config.model.mbstd_group=32`), at 13,000 steps: 0.131 and 0.102 on seeds 0 and 1, where
-  this preset's 13,000-step checkpoints have 0.099 and 0.102. No
+  15,000 steps (`optim.g/d.lr_decay_steps` set in a config file; no flag adds the key): 0.114 (0.088), against
+  0.081 at constant rates. Minibatch-stddev over all 32 packs of a batch (`--config.model.mbstd_group=32`), at
+  13,000 steps: 0.131 and 0.102 on seeds 0 and 1, where this preset's 13,000-step checkpoints have 0.099 and 0.102.
+  No
   normalisation in D (`--config.model.d_norm=none`: one joint real+fake pass, nothing normalised per batch) is not
   what fixes the balance: 1,000 / 0.198 when stopped at 10,956 steps, 9s still the most drawn (18 % at 10,000);
   `d_norm=layer` was no better than BatchNorm at 3,000–4,000 steps and was stopped there.
