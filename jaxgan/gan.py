@@ -26,6 +26,16 @@ k-means cluster labels and sample labels in proportion to the clusters' sizes (`
 `model.cond_d` picks how D uses y: "projection" (Miyato & Koyama 2018; D returns logits [B]) or "acgan" (Odena et
 al. 2017; D returns [B, 1 + C]: the real/fake logit, then class logits; both nets add `aux_weight` × the class
 cross-entropy of their samples, D on real and fake).
+
+InfoGAN codes (Chen et al. 2016) in an unconditional GAN: `model.info_codes = (K1, K2, …)` appends one-hot
+categorical codes, each uniform over its Kᵢ values, to G's Gaussian latent (z has latent_dim + ΣKᵢ entries), and
+gives D a second head Q that predicts every code of every sample it sees (per pack member under PacGAN). Both
+nets add `info_weight` × the codes' summed cross-entropy on generated samples (a lower bound on the mutual
+information between codes and images), so each code learns to pick one discrete factor of the data. A uniform
+prior over Kᵢ values is the model's assumption (e.g. 10 digits per channel of stacked MNIST); no labels are used.
+Q is a head on D's last features, or with `model.info_per_channel = True` a separate small conv net that reads code
+c from image channel c alone (one code per channel, all of one size): a prior that the channels hold separate
+factors, as stacked MNIST's do. Models with the head: `dcgan`.
 """
 import dataclasses
 from typing import Optional, Tuple
@@ -67,6 +77,13 @@ class GAN:
   aux_classes: int = 0      # = num_classes for an auxiliary-classifier D, else 0
   aux_weight: float = 1.0
   label_prior: Optional[Tuple[int, ...]] = None  # cluster-conditioned GANs: the clusters' sizes (sampling ∝ them)
+  info_codes: Tuple[int, ...] = ()  # InfoGAN: sizes of the categorical codes appended to z (uniform each)
+  info_weight: float = 1.0
+
+  @property
+  def z_dim(self) -> int:
+    """The width of G's input: the Gaussian latent, then the one-hot InfoGAN codes."""
+    return self.latent_dim + sum(self.info_codes)
 
   @property
   def conditional(self) -> bool:
@@ -90,8 +107,23 @@ class GAN:
   def split_logits(self, out):
     """(real/fake logits [B], class logits [B, C] or None)."""
     if self.aux_classes:
-      return out[:, 0], out[:, 1:]
+      return out[:, 0], out[:, 1:1 + self.aux_classes]
+    if self.info_codes:
+      return out[:, 0], None
     return out, None
+
+  def info_logits(self, out):
+    """Q's logits for every sample D saw, [B·pack, ΣKᵢ] (sample order as before packing)."""
+    q = out[:, 1 + self.aux_classes:]
+    return q.reshape(q.shape[0] * self.pack, sum(self.info_codes))
+
+  def codes_of(self, z):
+    """The InfoGAN codes held in latents z: int32 [B, number of codes]."""
+    segs, start = [], self.latent_dim
+    for k in self.info_codes:
+      segs.append(jnp.argmax(z[:, start:start + k], axis=-1))
+      start += k
+    return jnp.stack(segs, axis=-1).astype(jnp.int32)
 
   def balanced_labels(self, n: int, label: Optional[int] = None):
     """Sampling labels: i mod C for i < n (every class equally often), or all `label`; None when unconditional."""
@@ -143,7 +175,15 @@ class GAN:
                        f"(batch_size / (pack × devices)); use a divisor of {per_device}")
 
   def sample_latents(self, key, n: int):
-    return jax.random.normal(key, (n, self.latent_dim), jnp.float32)
+    """G's latents: N(0, I) of latent_dim, then one one-hot block per InfoGAN code (uniform over its values)."""
+    if not self.info_codes:
+      return jax.random.normal(key, (n, self.latent_dim), jnp.float32)
+    k_z, k_c = jax.random.split(key)
+    z = [jax.random.normal(k_z, (n, self.latent_dim), jnp.float32)]
+    for i, k in enumerate(self.info_codes):
+      c = jax.random.randint(jax.random.fold_in(k_c, i), (n,), 0, k)
+      z.append(jax.nn.one_hot(c, k, dtype=jnp.float32))
+    return jnp.concatenate(z, axis=-1)
 
   def generate(self, g_params, g_vars, z, labels=None, train: bool = False):
     """G(z[, labels]) in inference mode (BatchNorm running averages); float32 NHWC images in [-1, 1]."""
@@ -239,6 +279,22 @@ def build_gan(config, axis_name: Optional[str] = None) -> GAN:
   if clusters and clusters != num_classes:
     raise ValueError(f"data.clusters = {clusters} trains on cluster labels: set model.num_classes = {clusters} "
                      f"(it is {num_classes})")
+  info_codes = tuple(config.model.get("info_codes", ()) or ())
+  if info_codes:
+    if any(isinstance(k, bool) or not isinstance(k, int) or k < 2 for k in info_codes):
+      raise ValueError(f"model.info_codes must be code sizes (ints >= 2), got {info_codes}")
+    if num_classes:
+      raise ValueError("InfoGAN codes (model.info_codes) are for unconditional GANs; set model.num_classes = 0")
+    if "info_outputs" not in getattr(d, "__dataclass_fields__", {}):
+      raise ValueError(f"model {config.model.name!r} has no InfoGAN head; model.info_codes needs model.name='dcgan'")
+    per_channel = bool(config.model.get("info_per_channel", False))
+    if per_channel and (len(info_codes) != image_shape[-1] or len(set(info_codes)) != 1):
+      raise ValueError(f"model.info_per_channel reads one code from each of the {image_shape[-1]} image channels: "
+                       f"model.info_codes needs {image_shape[-1]} equal sizes, got {info_codes}")
+    d = d.clone(info_outputs=pack * sum(info_codes), info_per_channel=per_channel)
+  info_weight = float(config.get("info_weight", 1.0))
+  if info_weight < 0:
+    raise ValueError(f"info_weight must be >= 0, got {info_weight}")
   return GAN(
       generator=g, discriminator=d, loss=losses.get_loss(config.loss.name),
       g_tx=make_optimizer(config.optim.g), d_tx=make_optimizer(config.optim.d),
@@ -248,7 +304,8 @@ def build_gan(config, axis_name: Optional[str] = None) -> GAN:
       penalty=regularizers.from_config(config.get("penalty", None)), d_clip=clip(config.optim.d),
       g_clip=clip(config.optim.g), sanitize_grads=bool(config.get("sanitize_grads", False)),
       ema_rampup=ema_rampup, augment=augment, pack=pack, num_classes=num_classes,
-      aux_classes=num_classes if cond_d == "acgan" else 0, aux_weight=float(config.get("aux_weight", 1.0)))
+      aux_classes=num_classes if cond_d == "acgan" else 0, aux_weight=float(config.get("aux_weight", 1.0)),
+      info_codes=info_codes, info_weight=info_weight)
 
 
 def _split_vars(variables):
@@ -261,7 +318,7 @@ def init_state(gan: GAN, seed: int) -> GANState:
   """Fresh state: G and D initialised from `seed`, optimizer states, EMA = G's params when enabled."""
   key = jax.random.key(seed)
   k_g, k_d, k_run = jax.random.split(key, 3)
-  z = jnp.zeros((2, gan.latent_dim), jnp.float32)
+  z = jnp.zeros((2, gan.z_dim), jnp.float32)
   x = jnp.zeros((2,) + gan.d_input_shape, jnp.float32)
   # train=False: BatchNorm then needs no cross-device axis, so init works outside the device mesh.
   y = gan.balanced_labels(2)

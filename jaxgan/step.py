@@ -124,6 +124,18 @@ def _class_xent(gan: GAN, class_logits, labels):
   return optax.softmax_cross_entropy_with_integer_labels(class_logits.astype(jnp.float32), labels).mean()
 
 
+def info_xent(gan: GAN, out, z):
+  """InfoGAN: the summed cross-entropy of Q's predictions (D's second head on the samples' D output `out`) of the
+  codes held in latents z, averaged over samples (float32). Minimising it maximises a lower bound on the mutual
+  information between the codes and the images (Chen et al. 2016)."""
+  q, codes = gan.info_logits(out).astype(jnp.float32), gan.codes_of(z)
+  total, start = jnp.zeros((), jnp.float32), 0
+  for i, k in enumerate(gan.info_codes):
+    total = total + optax.softmax_cross_entropy_with_integer_labels(q[:, start:start + k], codes[:, i]).mean()
+    start += k
+  return total
+
+
 def _penalty(gan: GAN, d_params, d_vars, real, fake, key, d_count, labels=None):
   """The unweighted penalty on this D update (0 on the updates a lazy interval skips). Real and fake samples share
   `labels` (conditional GANs), so interpolates between them keep their label."""
@@ -174,6 +186,9 @@ def d_step(gan: GAN, state: GANState, real, key, d_count=None, labels=None) -> T
     if gan.aux_classes:  # AC-GAN: D also classifies real and generated samples
       aux = _class_xent(gan, real_cls, labels) + _class_xent(gan, fake_cls, labels)
       total = total + gan.aux_weight * aux
+    if gan.info_codes:  # InfoGAN: Q (D's second head) learns to read G's codes back from its samples
+      aux = info_xent(gan, fake_out, z)
+      total = total + gan.info_weight * aux
     pen = jnp.zeros((), jnp.float32)
     if gan.penalty.enabled:
       pen = _penalty(gan, d_params, state.d_vars, real, fake, k_pen, d_count, labels)
@@ -194,6 +209,8 @@ def d_step(gan: GAN, state: GANState, real, key, d_count=None, labels=None) -> T
     metrics["d_penalty"] = pen
   if gan.aux_classes:
     metrics["d_class_xent"] = aux
+  if gan.info_codes:
+    metrics["info_xent"] = aux
   metrics = _pmean(gan, metrics)
   metrics["nonfinite"] = 1.0 - finite.astype(jnp.float32)
   return state.replace(d_params=d_params, d_vars=d_vars, d_opt_state=d_opt, g_vars=g_vars), metrics
@@ -221,10 +238,13 @@ def g_step(gan: GAN, state: GANState, local_batch: int, key, labels=None) -> Tup
   def loss_fn(g_params):
     fake, g_vars = gan.g_apply({"params": g_params, **state.g_vars}, z, labels, train=True,
                                mutable=list(state.g_vars))
-    logits, cls = gan.split_logits(d_apply(state.d_params, _d_view(gan, fake, k_aug)))
+    out = d_apply(state.d_params, _d_view(gan, fake, k_aug))
+    logits, cls = gan.split_logits(out)
     loss = gan.loss.g(logits)
     if gan.aux_classes:
       loss = loss + gan.aux_weight * _class_xent(gan, cls, labels)
+    if gan.info_codes:
+      loss = loss + gan.info_weight * info_xent(gan, out, z)
     return loss, g_vars
 
   (loss, g_vars), grads = jax.value_and_grad(loss_fn, has_aux=True)(

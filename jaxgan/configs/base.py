@@ -17,6 +17,7 @@ def get_config():
   c.pack = 1                    # PacGAN: D judges `pack` samples at once
   c.sanitize_grads = False      # non-finite gradient entries -> 0
   c.aux_weight = 1.0            # AC-GAN class loss weight (model.cond_d = "acgan")
+  c.info_weight = 1.0           # InfoGAN code loss weight (model.info_codes)
   c.penalty = ml_collections.ConfigDict(dict(name="none", weight=10.0, interval=1))  # gp | dragan | r1 | r2
   c.steps_per_call = 0          # K train steps per compiled call; 0 = chosen per backend
   c.unroll = 0                  # scan unroll; 0 = chosen per backend
@@ -43,6 +44,8 @@ def get_config():
   c.model.d_norm = "batch"      # dcgan D's normalisation: batch | layer | none
   c.model.num_classes = 0       # > 0: class-conditional G and D, labels from the dataset (see jaxgan/gan.py)
   c.model.cond_d = "projection"  # how a conditional D uses labels: projection | acgan
+  c.model.info_codes = ()       # InfoGAN: categorical code sizes appended to z, e.g. (10,); Q head on D (dcgan)
+  c.model.info_per_channel = False  # Q reads code c from image channel c alone (one code per channel)
 
   c.loss = ml_collections.ConfigDict()
   c.loss.name = "non_saturating"  # minimax | non_saturating | hinge | wasserstein | least_squares

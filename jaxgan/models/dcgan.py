@@ -131,6 +131,8 @@ class DCGANDiscriminator(nn.Module):
   spectral_norm: bool = False  # every conv/dense weight W/σ(W) (Miyato et al. 2018; models/spectral.py)
   mbstd: bool = False          # minibatch-stddev feature (models/ops.py) into the last conv's input
   mbstd_group: int = 4
+  info_outputs: int = 0        # > 0 (set by build_gan for InfoGAN codes): output [B, 1 + info_outputs], Q's logits
+  info_per_channel: bool = False  # Q reads code c from channel c alone (its own small conv net), not D's features
 
   @nn.compact
   def __call__(self, x_BxHxWxC: Array, labels: Optional[Array] = None, train: bool = True) -> Array:
@@ -160,7 +162,29 @@ class DCGANDiscriminator(nn.Module):
       dense = lambda f, **kw: (lambda h: SNDense(f, axis_name=self.axis_name, **kw)(h, update=train))
     if self.num_classes:
       return DiscriminatorHead(self.num_classes, self.cond_d, self.dtype, dense=dense)(x, labels)
-    return (dense or nn.Dense)(1, dtype=self.dtype)(x).astype(jnp.float32)[:, 0]
+    logit = (dense or nn.Dense)(1, dtype=self.dtype)(x).astype(jnp.float32)
+    if not self.info_outputs:
+      return logit[:, 0]
+    if self.info_per_channel:
+      return jnp.concatenate([logit, self._channel_q(x_BxHxWxC)], axis=1)
+    # InfoGAN's Q: a hidden layer on D's features (shared trunk), then the codes' logits
+    q = _lrelu(nn.Dense(c(128), dtype=self.dtype, name="q_hidden")(x))
+    q = nn.Dense(self.info_outputs, dtype=self.dtype, name="q_out")(q).astype(jnp.float32)
+    return jnp.concatenate([logit, q], axis=1)
+
+  def _channel_q(self, x_PxHxWxMC: Array) -> Array:
+    """Per-channel Q: every channel of every (packed) input is one grey image, read by one shared small conv net
+    (Conv 16-LReLU, Conv 32-LReLU, Dense 64-LReLU, Dense K at width 1) into K code logits; [P, M·C·K], channel by
+    channel within each pack member, as `GAN.info_logits` expects."""
+    p, h, w, mc = x_PxHxWxMC.shape
+    k = self.info_outputs // mc
+    c = lambda n: _scale(n, self.width)
+    g = jnp.moveaxis(x_PxHxWxMC, -1, 1).reshape(p * mc, h, w, 1)
+    g = _lrelu(Conv2xDown(c(16), dtype=self.dtype, method=self.down_method, name="q_conv0")(g))
+    g = _lrelu(Conv2xDown(c(32), dtype=self.dtype, method=self.down_method, name="q_conv1")(g))
+    g = _lrelu(nn.Dense(c(64), dtype=self.dtype, name="q_hidden")(g.reshape(p * mc, -1)))
+    q = nn.Dense(k, dtype=self.dtype, name="q_out")(g).astype(jnp.float32)
+    return q.reshape(p, mc * k)
 
 
 def _common(cfg, supported: Sequence[int], family: str):
