@@ -50,6 +50,15 @@ What the KL is made of, and what moved it (seed 0 unless said; before minibatch-
   - without augmentation (lazy R1 as here): 985 / 0.31 at 3,000, 997 / 0.20 at 4,000, 999 / 0.127 at 5,000
     (balance 0.090), still falling when stopped. Next to try, on a GPU: this one at 15,000 steps.
   Unconditioned, full width was at 0.28 after 6,000 steps (H200, translation).
+- InfoGAN codes (2026-12-01, this CPU, one thread, seed 0, 26,000 samples): three uniform 10-way codes appended to
+  z (`--config.model.info_codes="(10,10,10)"`, Q a head on D's features, `info_weight` 1) scored 1,000 / 0.113
+  (balance 0.078, dependence 0.035) at 15,000 steps in 84 CPU-minutes, against this preset's 0.088; 0.121 at
+  13,000 (this preset: 0.099). Q reads the codes back (cross-entropy ≈ 0.05 from 2,000 steps on), but they do not
+  pick digits: the judge's most common digit of a code value in any channel covers 16–31 % of it, so uniform codes
+  do not make the digits uniform, and 9s are still the most drawn (16 %). With Q reading code c from channel c
+  alone (`--config.model.info_per_channel=True`) each code keeps to its channel (32–34 % purity there, 15–20 %
+  elsewhere) but still not to its digits: 988 / 0.306 at 5,000 steps (the cluster-conditioned run above: 0.127),
+  stopped there (2.2 steps a second).
 - Rejection sampling of G's samples towards the data's histogram over 500 k-means cells of the stacks' first 64
   principal components did not move the balance (0.316 → 0.317, the no-augmentation run at 2,000 steps): pixel-PCA
   cells do not separate the digits of each channel. Nor does D know the imbalance, so discriminator rejection
