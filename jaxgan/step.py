@@ -128,10 +128,10 @@ def info_xent(gan: GAN, out, z):
   """InfoGAN: the summed cross-entropy of Q's predictions (D's second head on the samples' D output `out`) of the
   codes held in latents z, averaged over samples (float32). Minimising it maximises a lower bound on the mutual
   information between the codes and the images (Chen et al. 2016)."""
-  q, codes = gan.info_logits(out).astype(jnp.float32), gan.codes_of(z)
+  q, codes = gan.info_logits(out), gan.codes_of(z)
   total, start = jnp.zeros((), jnp.float32), 0
   for i, k in enumerate(gan.info_codes):
-    total = total + optax.softmax_cross_entropy_with_integer_labels(q[:, start:start + k], codes[:, i]).mean()
+    total = total + _class_xent(gan, q[:, start:start + k], codes[:, i])
     start += k
   return total
 
@@ -186,16 +186,17 @@ def d_step(gan: GAN, state: GANState, real, key, d_count=None, labels=None) -> T
     if gan.aux_classes:  # AC-GAN: D also classifies real and generated samples
       aux = _class_xent(gan, real_cls, labels) + _class_xent(gan, fake_cls, labels)
       total = total + gan.aux_weight * aux
+    info = jnp.zeros((), jnp.float32)
     if gan.info_codes:  # InfoGAN: Q (D's second head) learns to read G's codes back from its samples
-      aux = info_xent(gan, fake_out, z)
-      total = total + gan.info_weight * aux
+      info = info_xent(gan, fake_out, z)
+      total = total + gan.info_weight * info
     pen = jnp.zeros((), jnp.float32)
     if gan.penalty.enabled:
       pen = _penalty(gan, d_params, state.d_vars, real, fake, k_pen, d_count, labels)
       total = total + (gan.penalty.weight * gan.penalty.interval) * pen
-    return total, (d_vars, real_logits, fake_logits, loss, pen, aux)
+    return total, (d_vars, real_logits, fake_logits, loss, pen, aux, info)
 
-  (total, (d_vars, real_logits, fake_logits, loss, pen, aux)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+  (total, (d_vars, real_logits, fake_logits, loss, pen, aux, info)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
       _varying(gan, state.d_params))
   grads, total = _pmean(gan, (grads, total))
   d_params, d_opt, finite = _apply_update(gan.d_tx, grads, state.d_opt_state, state.d_params,
@@ -210,7 +211,7 @@ def d_step(gan: GAN, state: GANState, real, key, d_count=None, labels=None) -> T
   if gan.aux_classes:
     metrics["d_class_xent"] = aux
   if gan.info_codes:
-    metrics["info_xent"] = aux
+    metrics["info_xent"] = info
   metrics = _pmean(gan, metrics)
   metrics["nonfinite"] = 1.0 - finite.astype(jnp.float32)
   return state.replace(d_params=d_params, d_vars=d_vars, d_opt_state=d_opt, g_vars=g_vars), metrics
