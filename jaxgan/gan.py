@@ -49,7 +49,7 @@ from jaxgan import augment as augment_lib
 from jaxgan import losses
 from jaxgan import regularizers
 from jaxgan.models import get_model
-from jaxgan.models.ops import packed_shape
+from jaxgan.models.ops import mbdisc_config, packed_shape
 from jaxgan.state import GANState
 
 
@@ -163,16 +163,27 @@ class GAN:
     """D's minibatch-stddev group size (models/ops.py), 0 when D has no such feature."""
     return int(self.discriminator.mbstd_group) if getattr(self.discriminator, "mbstd", False) else 0
 
+  @property
+  def mbdisc_group(self) -> int:
+    """D's minibatch-discrimination group size (models/ops.py), 0 when D has no such layer."""
+    return int(self.discriminator.mbdisc_group) if getattr(self.discriminator, "mbdisc", 0) else 0
+
+  @property
+  def d_groups(self) -> Tuple[int, ...]:
+    """The group sizes of D's layers that look across samples (minibatch-stddev, minibatch discrimination)."""
+    return tuple(g for g in (self.mbstd_group, self.mbdisc_group) if g)
+
   def check_batch(self, batch_size: int, n_devices: int = 1) -> None:
     """A clear error when packing cannot split the global batch evenly over devices, or D's minibatch-stddev
-    groups cannot split the inputs D sees per device."""
+    groups (or its minibatch-discrimination groups) cannot split the inputs D sees per device."""
     if self.pack > 1 and batch_size % (self.pack * n_devices):
       raise ValueError(f"batch_size {batch_size} does not divide by pack × devices = {self.pack} × {n_devices}; "
                        f"use a multiple of {self.pack * n_devices}")
-    group, per_device = self.mbstd_group, batch_size // (self.pack * n_devices)
-    if group and per_device % min(group, per_device):
-      raise ValueError(f"model.mbstd_group {group} does not divide the {per_device} inputs D sees per device "
-                       f"(batch_size / (pack × devices)); use a divisor of {per_device}")
+    per_device = batch_size // (self.pack * n_devices)
+    for key, group in (("mbstd_group", self.mbstd_group), ("mbdisc_group", self.mbdisc_group)):
+      if group and per_device % min(group, per_device):
+        raise ValueError(f"model.{key} {group} does not divide the {per_device} inputs D sees per device "
+                         f"(batch_size / (pack × devices)); use a divisor of {per_device}")
 
   def sample_latents(self, key, n: int):
     """G's latents: N(0, I) of latent_dim, then one one-hot block per InfoGAN code (uniform over its values)."""
@@ -292,6 +303,12 @@ def build_gan(config, axis_name: Optional[str] = None) -> GAN:
       raise ValueError(f"model.info_per_channel reads one code from each of the {image_shape[-1]} image channels: "
                        f"model.info_codes needs {image_shape[-1]} equal sizes, got {info_codes}")
     d = d.clone(info_outputs=pack * sum(info_codes), info_per_channel=per_channel)
+  mbdisc, mbdisc_dim, mbdisc_group = mbdisc_config(config.model)
+  if mbdisc:
+    if "mbdisc" not in getattr(d, "__dataclass_fields__", {}):
+      raise ValueError(f"model {config.model.name!r} has no minibatch-discrimination layer; model.mbdisc needs "
+                       "model.name='dcgan' or 'mlp'")
+    d = d.clone(mbdisc=mbdisc, mbdisc_dim=mbdisc_dim, mbdisc_group=mbdisc_group)
   info_weight = float(config.get("info_weight", 1.0))
   if info_weight < 0:
     raise ValueError(f"info_weight must be >= 0, got {info_weight}")

@@ -168,8 +168,9 @@ def d_step(gan: GAN, state: GANState, real, key, d_count=None, labels=None) -> T
   real_in, fake_in = _d_view(gan, real, k_aug_real), _d_view(gan, fake, k_aug_fake)
   n = real_in.shape[0]
   # No batch statistics: one D pass over real and fake together is exact and faster, unless minibatch-stddev
-  # groups would then span real and fake inputs (a per-device batch smaller than, or not a multiple of, a group).
-  joint = not state.d_vars and n % max(gan.mbstd_group, 1) == 0
+  # or minibatch-discrimination groups would then span real and fake inputs (a per-device batch smaller than, or
+  # not a multiple of, a group).
+  joint = not state.d_vars and all(n % g == 0 for g in gan.d_groups)
 
   def loss_fn(d_params):
     if joint:

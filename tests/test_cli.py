@@ -116,6 +116,8 @@ def test_benchmark_of_the_default_class_conditional_preset():
     (["--config.model.bogus_key=1"], ["unknown config key 'bogus_key'", "--config.model.bogus_key"]),
     (["--config.model.mbstd=True", "--config.model.mbstd_group=0"], ["mbstd_group must be a positive number"]),
     (["--config.model.mbstd=True", "--config.model.mbstd_group=3"], ["mbstd_group 3 does not divide the 16 inputs"]),
+    (["--config.model.mbdisc=4", "--config.model.mbdisc_group=3"], ["mbdisc_group 3 does not divide the 16 inputs"]),
+    (["--config.model.mbdisc=-2"], ["model.mbdisc must be a number of kernels (0 = off), got -2"]),
     (["--config.batch_size=0"], ["batch_size must be a positive integer"]),
     (["--config.batch_size=-8"], ["batch_size must be a positive integer"]),
     (["--config.steps=0"], ["steps must be a positive integer"]),

@@ -39,6 +39,9 @@ def get_config():
   c.model.dtype = "float32"     # compute dtype; params, losses and optimizer states stay float32
   c.model.mbstd = False         # minibatch-stddev feature in D (mlp, mixture_mlp, dcgan, resnet; models/ops.py)
   c.model.mbstd_group = 4       # samples per minibatch-stddev group (the per-device batch, packed, must divide by it)
+  c.model.mbdisc = 0            # minibatch discrimination in D (dcgan, mlp): this many kernels; 0 = off
+  c.model.mbdisc_dim = 5        # numbers per kernel
+  c.model.mbdisc_group = 16     # samples (packs) per group (the per-device batch, packed, must divide by it)
   c.model.spectral_norm_d = False  # spectral norm on every D layer (dcgan; resnet presets turn it on)
   c.model.spectral_norm_g = False  # and on G (resnet)
   c.model.d_norm = "batch"      # dcgan D's normalisation: batch | layer | none

@@ -11,7 +11,8 @@ Two registered families:
 D's normalisation; gradient-penalty critics want layer or none. `spectral_norm_d` spectrally normalises every D
 layer (SNDCGAN: usually with d_norm="none"). `mbstd` (default False; `mbstd_group`, default 4) appends the
 minibatch-stddev feature (models/ops.py) to the input of D's last conv, as ProGAN/StyleGAN put it before their last
-conv block; `dcgan28` has no such option (it stays layer for layer the PyTorch peer).
+conv block; `dcgan28` has no such option (it stays layer for layer the PyTorch peer). `mbdisc` (kernels, default 0
+= off; `mbdisc_dim`, `mbdisc_group`) adds minibatch discrimination to D's flattened features (models/ops.py).
 
 BatchNorm follows PyTorch: momentum 0.9 in flax terms (torch 0.1), eps 1e-5; statistics in "batch_stats", averaged
 over `axis_name` when given. Layers compute in `dtype`; parameters stay float32; outputs are float32.
@@ -27,7 +28,7 @@ import jax.numpy as jnp
 from jaxgan.models import register
 from jaxgan.models.conditional import ConditionalBatchNorm, DiscriminatorHead, check_cond, require_labels
 from jaxgan.models.layers import Conv2xDown, ConvTranspose2x
-from jaxgan.models.ops import mbstd_config, minibatch_stddev
+from jaxgan.models.ops import MinibatchDiscrimination, mbstd_config, minibatch_stddev
 from jaxgan.models.spectral import SNConv, SNDense
 
 Array = jax.Array
@@ -133,6 +134,9 @@ class DCGANDiscriminator(nn.Module):
   mbstd_group: int = 4
   info_outputs: int = 0        # > 0 (set by build_gan for InfoGAN codes): output [B, 1 + info_outputs], Q's logits
   info_per_channel: bool = False  # Q reads code c from channel c alone (its own small conv net), not D's features
+  mbdisc: int = 0              # > 0 (set by build_gan from model.mbdisc): minibatch discrimination kernels
+  mbdisc_dim: int = 5          # on the flattened features, before the heads (models/ops.py)
+  mbdisc_group: int = 16
 
   @nn.compact
   def __call__(self, x_BxHxWxC: Array, labels: Optional[Array] = None, train: bool = True) -> Array:
@@ -157,6 +161,8 @@ class DCGANDiscriminator(nn.Module):
         x = nn.LayerNorm(epsilon=1e-5, dtype=self.dtype)(x)
       x = _lrelu(x)
     x = x.reshape(x.shape[0], -1)
+    if self.mbdisc:
+      x = MinibatchDiscrimination(self.mbdisc, self.mbdisc_dim, self.mbdisc_group, self.dtype)(x)
     dense = None
     if self.spectral_norm:
       dense = lambda f, **kw: (lambda h: SNDense(f, axis_name=self.axis_name, **kw)(h, update=train))

@@ -13,7 +13,7 @@ import numpy as np
 
 from jaxgan.models import register
 from jaxgan.models.conditional import DiscriminatorHead, check_cond, require_labels
-from jaxgan.models.ops import mbstd_config, minibatch_stddev
+from jaxgan.models.ops import MinibatchDiscrimination, mbstd_config, minibatch_stddev
 
 
 def _torch_uniform(fan_in_axis: int = 0):
@@ -65,6 +65,9 @@ class MLPDiscriminator(nn.Module):
   dtype: Any = jnp.float32
   num_classes: int = 0
   cond_d: str = "projection"
+  mbdisc: int = 0       # minibatch discrimination kernels before the output layer (set by build_gan; models/ops.py)
+  mbdisc_dim: int = 5
+  mbdisc_group: int = 16
 
   @nn.compact
   def __call__(self, x_BxHxWxC, labels=None, train: bool = True):
@@ -75,6 +78,8 @@ class MLPDiscriminator(nn.Module):
       h = nn.leaky_relu(TorchDense(width, self.dtype)(h), 0.2)
     if self.mbstd:
       h = minibatch_stddev(h, self.mbstd_group)
+    if self.mbdisc:
+      h = MinibatchDiscrimination(self.mbdisc, self.mbdisc_dim, self.mbdisc_group, self.dtype)(h)
     if self.num_classes:
       return DiscriminatorHead(self.num_classes, self.cond_d, self.dtype, dense=TorchDense)(h, labels)
     return TorchDense(1, self.dtype)(h)[:, 0].astype(jnp.float32)

@@ -4,6 +4,12 @@
                     into F statistics per group and appended as F extra channels/features. Groups are
                     *consecutive* samples, so with a per-device batch divisible by G they never straddle devices
                     and 1 vs N devices agree.
+  MinibatchDiscrimination
+                    Salimans et al. 2016: each sample's features are projected to K rows of C numbers; for every
+                    row k the layer appends the mean over the other samples j of its group of exp(−‖M_ik − M_jk‖₁),
+                    a soft count of near neighbours. Where G draws one kind of sample more often than the data
+                    has it, its samples have more neighbours than real ones, which D can see and G must undo.
+                    Groups are consecutive samples, as for minibatch-stddev.
   pack / unpack     PacGAN: m consecutive samples concatenated along the last (channel/feature) axis,
                     [B, ..., C] ↔ [B/m, ..., m·C].
   spectral_norm     a layer wrapped in flax's nn.SpectralNorm (σ from one power iteration; its vector lives in
@@ -39,6 +45,39 @@ def mbstd_config(cfg, family: str) -> Tuple[bool, int]:
   if isinstance(group, bool) or not isinstance(group, int) or group < 1:
     raise ValueError(f"{family}: model.mbstd_group must be a positive number of samples, got {group!r}")
   return bool(cfg.get("mbstd", False)), group
+
+
+class MinibatchDiscrimination(nn.Module):
+  """[B, F] → [B, F + kernels]: soft neighbour counts within groups of min(group_size, B) consecutive samples."""
+  kernels: int
+  kernel_dim: int = 5
+  group_size: int = 16
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x_BxF):
+    b = x_BxF.shape[0]
+    g = min(self.group_size, b)
+    if b % g:
+      raise ValueError(f"minibatch discrimination: batch {b} does not divide by the group size {g}")
+    m = nn.Dense(self.kernels * self.kernel_dim, use_bias=False, dtype=self.dtype, name="projection")(x_BxF)
+    m = m.astype(jnp.float32).reshape(b // g, g, self.kernels, self.kernel_dim)
+    dist = jnp.sum(jnp.abs(m[:, :, None] - m[:, None, :]), axis=-1)      # [B/g, g, g, K]; 0 on the diagonal
+    near = (jnp.sum(jnp.exp(-dist), axis=2) - 1.0) / max(g - 1, 1)        # the others' mean; exp(0) = 1 is self
+    return jnp.concatenate([x_BxF, near.reshape(b, self.kernels).astype(x_BxF.dtype)], axis=-1)
+
+
+def mbdisc_config(cfg) -> Tuple[int, int, int]:
+  """(model.mbdisc, model.mbdisc_dim, model.mbdisc_group) of a model config, each checked: kernels ≥ 0 (0 = off),
+  a kernel size and a group size ≥ 1."""
+  out = []
+  for key, default, least in (("mbdisc", 0, 0), ("mbdisc_dim", 5, 1), ("mbdisc_group", 16, 1)):
+    v = cfg.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, int) or v < least:
+      what = "a number of kernels (0 = off)" if key == "mbdisc" else "a positive int"
+      raise ValueError(f"model.{key} must be {what}, got {v!r}")
+    out.append(v)
+  return tuple(out)
 
 
 def pack(x_Bx___xC, m: int):
