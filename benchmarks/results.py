@@ -2,9 +2,9 @@
 
   python benchmarks/results.py                      # re-render the README table from docs/results/*.json
   python benchmarks/results.py --run=mnist_fast,ring8   # (re)measure some rows, then re-render
-  python benchmarks/results.py --run=all            # everything: most of a day on a 2-core CPU; the rows
-                                                    # stacked_mnist, wgan_gp_mnist and sngan_mnist were measured
-                                                    # on a GPU (their JSON says which) and want one
+  python benchmarks/results.py --run=all            # everything: most of a day on a 2-core CPU (each
+                                                    # stacked_mnist row ≈ 85 CPU-minutes); wgan_gp_mnist and
+                                                    # sngan_mnist were measured on a GPU (their JSON says so)
 
 Each measured row is written to docs/results/<row>.json by the protocol's own script (benchmarks/quality.py for
 MNIST presets, benchmarks/mixtures.py for the 2-D mixtures, benchmarks/stacked.py for stacked MNIST), with the

@@ -5,19 +5,30 @@
 
 Unconditional (the protocol counts the digit triples an unconditional G covers): the full-width DCGAN on 3
 channels, PacGAN2 (D judges pairs of samples; PacDCGAN2 is the best published row: 1,000 modes, KL 0.06), a
-minibatch-stddev feature in D (over groups of 4 packs, i.e. 8 samples), lazy R1 (γ = 0.1 on every 4th D update),
-Adam 5e-4 β = (0.5, 0.999), EMA 0.999 with ramp-up, 15,000 steps, no augmentation. Data: 50,000 stacks drawn from
-the 5,000 embedded training digits (triples uniform over the 1,000). Scored on 26,000 samples with the MNIST judge
-per channel.
+minibatch-stddev feature in D (over groups of 4 packs, i.e. 8 samples), minibatch discrimination in D (50 kernels
+of 5 numbers, soft neighbour counts over all 32 packs of a batch), lazy R1 (γ = 0.1 on every 4th D update), Adam
+5e-4 β = (0.5, 0.999), EMA 0.999 with ramp-up, 15,000 steps, no augmentation. Data: 50,000 stacks drawn from the
+5,000 embedded training digits (triples uniform over the 1,000). Scored on 26,000 samples with the MNIST judge per
+channel.
 
-Budget: ≈ 75 CPU-minutes on one thread of this project's 2-core CPU (3.3 steps a second on the VM of 2026-12-01; the
-VM of 2026-11-28 ran the same nets about 1.7× slower; `python benchmarks/results.py --run=stacked_mnist` trains it
-pinned to one core). Measured there (EMA G): seed 0 1,000 modes, KL 0.088 (0.064 of it the channels' digit balance,
-0.024 their dependence); seed 1 1,000 / 0.094 (0.069, 0.025); mean 0.091 ± 0.003 (real stacks: 0.020; PacDCGAN2:
-0.06). Seed 0 trained on to 20,000 and 25,000 steps stayed at 0.085 / 0.086 (a plateau); its raw G (no EMA) at
-15,000 steps: 0.115. Seed 0 without minibatch-stddev: 0.0997 on this CPU, 0.095 on one H200 (channel balance 0.075
-where it has 0.064). The recipe before this one (half width, DiffAugment translation, no R1, 6,000 steps) scored 968
-/ 0.40 in 9.9 CPU-minutes; `stacked_mnist_clusters` (that recipe, cluster-conditioned) is the ≈ 10-minute budget.
+Budget: ≈ 85 CPU-minutes on one thread of this project's 2-core CPU (2.5–2.9 steps a second on the VM of
+2026-12-01; `python benchmarks/results.py --run=stacked_mnist` trains it pinned to one core). Measured there (EMA
+G): seed 0 1,000 modes, KL 0.038 (0.018 of it the channels' digit balance, 0.020 their dependence, which is the
+real stacks' floor of 0.020 at this sample count); seed 1 1,000 / 0.053 (0.025, 0.028); mean 0.045 ± 0.008
+(PacDCGAN2: 0.06). The run is not monotone: seed 0 scored 0.18 at 7,000 steps, 0.069 at 10,000, 0.055 at
+11,000, 0.043 at 13,000.
+
+Minibatch discrimination is what fixed the balance. Without it (the preset before 2026-12-01's last change) the
+same recipe scored 0.088 and 0.094 (balance 0.064 and 0.069) in 75 CPU-minutes: G drew 9s and 7s too often and 1s
+too rarely in every channel, and D could not see it, since no per-sample D can tell that a batch repeats one kind
+of digit too often (its logits scored the over-drawn 9s like every other digit). Counting each pack's near
+neighbours in the batch lets D see the over-drawn digits, and G must spread them.
+
+Before minibatch discrimination (the notes below were measured without it): seed 0 trained on to 20,000 and
+25,000 steps stayed at 0.085 / 0.086 (a plateau); its raw G (no EMA) at 15,000 steps: 0.115. Seed 0 without
+minibatch-stddev: 0.0997 on this CPU, 0.095 on one H200. The recipe before that (half width, DiffAugment
+translation, no R1, 6,000 steps) scored 968 / 0.40 in 9.9 CPU-minutes; `stacked_mnist_clusters` (that recipe,
+cluster-conditioned) is the ≈ 10-minute budget.
 
 What the KL is made of, and what moved it (seed 0 unless said; before minibatch-stddev, on an H200 unless said;
 `benchmarks/stacked.py` reports the split, and `--grid` draws each channel's digits grouped by the judge's class):
@@ -85,6 +96,8 @@ def get_config():
   c.model.width = 1.0
   c.pack = 2
   c.model.mbstd = True  # minibatch-stddev over groups of 4 packs in D
+  c.model.mbdisc = 50   # minibatch discrimination in D: 50 kernels of 5, neighbour counts over all 32 packs
+  c.model.mbdisc_group = 32
   c.augment = ""
   c.penalty = ml_collections.ConfigDict(dict(name="r1", weight=0.1, interval=4))
   c.ema_decay = 0.999
