@@ -158,14 +158,19 @@ def test_mbstd_options_a_model_cannot_honour_are_clear_errors(name, kw, match):
     get_model(name)(cfg)
 
 
+@pytest.mark.parametrize("layer", [dict(mbstd=True, mbstd_group=4), dict(mbdisc=4, mbdisc_group=4)],
+                         ids=["mbstd", "mbdisc"])
 @pytest.mark.parametrize("batch", [2, 3])
-def test_d_step_never_puts_real_and_fake_in_one_mbstd_group(batch):
+def test_d_step_never_puts_real_and_fake_in_one_cross_sample_group(batch, layer):
   # The MLP D has no batch statistics, so the D step may judge real and fake in one pass; with a batch smaller
-  # than the group of 4, that pass would put real and fake in one group (2 + 2) or fail (3 + 3 = 6, not a multiple
-  # of 4). Each batch is then judged on its own (groups of `batch`), and D(real) must not see the fakes.
+  # than the group of 4 (of minibatch-stddev or minibatch discrimination), that pass would put real and fake in
+  # one group (2 + 2) or fail (3 + 3 = 6, not a multiple of 4). Each batch is then judged on its own (groups of
+  # `batch`), and D(real) must not see the fakes.
   config = tiny_config(batch_size=batch)
-  config.model.mbstd, config.model.mbstd_group = True, 4
+  for k, v in layer.items():
+    config.model[k] = v
   gan = build_gan(config)
+  assert gan.d_groups == (4,)
   state = init_state(gan, 0)
   other_g = jax.tree.map(lambda p: 3.0 * p + 0.1, state.g_params)  # another G: other fakes
   real = jnp.asarray(np.random.default_rng(0).uniform(-1, 1, (batch, 8, 8, 1)), jnp.float32)
