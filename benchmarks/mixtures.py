@@ -86,9 +86,11 @@ def train_and_score(config, seed: int, devices=None):
   if clusters:  # a cluster-conditioned GAN: k-means labels for the points, sampling ∝ the cluster sizes
     labels, counts = cluster_labels(np.asarray(data), clusters, seed=seed)
     gan = gan.with_label_prior(counts)
-    data = (data, jnp.asarray(labels))
+    data = {"real": data, "labels": jnp.asarray(labels)}
+  else:
+    data = {"real": data}
   data = replicate(data, mesh)
-  state = replicate(init_state(gan, seed), mesh)
+  state = replicate(gan.init_state(seed), mesh)
   k = int(config.steps_per_call) or 500
   steps = int(config.steps)
   fns = {}
@@ -100,10 +102,10 @@ def train_and_score(config, seed: int, devices=None):
     state, metrics = fns[kk](state, data)
     done += kk
   jax.block_until_ready(state)
-  params = state.ema_params if state.ema_params is not None else state.g_params
+  params = state.ema.get("g", state.params("g"))
   z = gan.sample_latents(jax.random.key(20_000 + seed), NUM_EVAL)
   labels = gan.sample_labels(NUM_EVAL, jax.random.key(30_000 + seed)) if gan.conditional else None
-  points = np.asarray(jax.jit(gan.generate)(params, state.g_vars, z, labels))
+  points = np.asarray(jax.jit(gan.generate)(params, state.vars("g"), z, labels))
   timing = {"cpu_s": time.process_time() - t_cpu, "wall_s": time.perf_counter() - t_wall}
   if not np.all(np.isfinite(points)):
     return {"modes": 0, "high_quality_fraction": 0.0, "reverse_kl": None, "nonfinite": True}, points, timing

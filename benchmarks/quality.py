@@ -31,7 +31,7 @@ def main(argv):
   config = _CONFIG.value
   workdir = _WORKDIR.value or cli.fail("--workdir is required")
   run, row = _protocol.train_timed(config, workdir, train=not _EVAL_ONLY.value)
-  for ema in ([False, True] if run.state.ema_params is not None else [False]):
+  for ema in ([False, True] if "g" in run.state.ema else [False]):
     r = metrics.evaluate("mnist_fd", images=generate(run, _NUM.value, seed=0, ema=ema))
     tag = "ema_" if ema else ""
     row.update({f"{tag}fd": round(r["fd"], 2), f"{tag}fd_over_floor": round(r["fd"] / r["floor"], 2),

@@ -27,7 +27,7 @@ _ROUNDS = flags.DEFINE_integer("rounds", 4, "Scanned calls per measurement.")
 def main(argv):
   import jax
   from jaxgan import data as data_lib
-  from jaxgan.gan import build_gan, init_state
+  from jaxgan.gan import build_gan
   from jaxgan.loop import make_train_fn
   from jaxgan.parallel import make_mesh, replicate, replicated
   from jaxgan.trainer import choose_k
@@ -39,11 +39,11 @@ def main(argv):
   k, unroll = choose_k(config, jax.default_backend())
   mesh = make_mesh(jax.devices()[:1])
   gan = build_gan(config, "data")
-  images = jax.device_put(data_lib.load(config.data).images, replicated(mesh))
+  images = jax.device_put({"real": data_lib.load(config.data).images}, replicated(mesh))
   fns = {"single": make_train_fn(gan, mesh, config.batch_size, 1), "scan": make_train_fn(gan, mesh, config.batch_size, k, unroll)}
   states, compile_s = {}, {}
   for name, fn in fns.items():
-    s = replicate(init_state(gan, 0), mesh)
+    s = replicate(gan.init_state(0), mesh)
     t = time.perf_counter()
     s, m = fn(s, images)
     jax.block_until_ready(m)

@@ -5,7 +5,7 @@ import jax
 import numpy as np
 
 from jaxgan import data as data_lib
-from jaxgan.gan import build_gan, init_state
+from jaxgan import objective as objective_lib
 from jaxgan.loop import make_train_fn
 from jaxgan.parallel import make_mesh, replicate, replicated
 from jaxgan.trainer import choose_k, validate
@@ -14,17 +14,16 @@ from jaxgan.trainer import choose_k, validate
 def benchmark(config, steps: int = 300, devices=None) -> dict:
   validate(config)
   mesh = make_mesh(devices)
-  gan = build_gan(config, "data")
+  gan = objective_lib.build(config, "data")
   gan.check_batch(int(config.batch_size), mesh.size)
   data = data_lib.load(config.data)
   data_lib.check_shape(data, gan.image_shape)
   backend = jax.default_backend()
   k, unroll = choose_k(config, backend)
   fn = make_train_fn(gan, mesh, int(config.batch_size), k, unroll, resident=True)
-  state = replicate(init_state(gan, int(config.seed)), mesh)
+  state = replicate(gan.init_state(int(config.seed)), mesh)
   data_lib.check_labels(data, gan.num_classes)
-  # the trainer's resident layout: images, or (images, labels) for a class-conditional GAN
-  images = jax.device_put((data.images, data.labels) if gan.conditional else data.images, replicated(mesh))
+  images = jax.device_put(data.resident(gan.streams), replicated(mesh))  # the trainer's resident streams
   t0 = time.perf_counter()
   state, metrics = fn(state, images)
   jax.block_until_ready(metrics)

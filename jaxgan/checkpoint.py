@@ -29,11 +29,13 @@ import shutil
 import socket
 import zlib
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Callable
 
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
+
+from jaxgan import state as state_lib
 
 _FORMAT = 1
 _SUBDIR = "checkpoints"
@@ -292,13 +294,16 @@ class Checkpointer:
 
   # -- restore ----------------------------------------------------------------------------------------------------
 
-  def restore(self, template: Any, step: int | None = None, *,
-              fingerprint: str | None = None) -> tuple[Any, dict[str, Any]]:
+  def restore(self, template: Any, step: int | None = None, *, fingerprint: str | None = None,
+              rename: Callable[[str], str] | None = None,
+              missing_ok: Sequence[str] = ()) -> tuple[Any, dict[str, Any]]:
     """(state, meta) of checkpoint `step` (default: latest), bit-identical to what was saved.
 
     `template` supplies the tree structure and, per leaf, shape, dtype, PRNG impl and sharding (its values are
     never read, so a donated state works). jax Array leaves come back committed to the template leaf's sharding.
-    If `fingerprint` is given it must equal `meta["fingerprint"]` of the checkpoint.
+    If `fingerprint` is given it must equal `meta["fingerprint"]` of the checkpoint. `rename` maps the
+    checkpoint's leaf paths to the template's (an older state layout); template leaves named in `missing_ok`
+    that the checkpoint lacks come back as zeros.
     """
     step = self._resolve_step(step)
     where = os.path.join(self.directory, str(step))
@@ -311,6 +316,10 @@ class Checkpointer:
 
     paths, leaves, treedef = _flatten(template)
     problems = []
+    if rename is not None:
+      saved, source = _renamed(saved, rename, paths, leaves, missing_ok)
+    else:
+      source = list(range(len(saved)))
     mismatch = _first_mismatch(saved, paths, leaves)
     if mismatch:
       problems.append(mismatch)
@@ -319,7 +328,7 @@ class Checkpointer:
     if problems:
       raise CheckpointError(f"checkpoint {where} belongs to an incompatible config: {'; '.join(problems)}")
 
-    restore_args = {_leaf_name(i): ocp.RestoreArgs(restore_type=np.ndarray) for i in range(len(leaves))}
+    restore_args = {_leaf_name(j): ocp.RestoreArgs(restore_type=np.ndarray) for j in source if j is not None}
     try:
       with _quiet_failed_read():
         restored = self._mngr.restore(step, args=ocp.args.Composite(
@@ -328,8 +337,11 @@ class Checkpointer:
       raise CheckpointError(f"checkpoint {where} is corrupt or truncated: {_one_line(e)}") from e
 
     out = []
-    for i, ((path, shape, _, crc), leaf) in enumerate(zip(saved, leaves)):
-      host = restored.get(_leaf_name(i)) if isinstance(restored, Mapping) else None
+    for j, (path, shape, dtype, crc), leaf in zip(source, saved, leaves):
+      if j is None:  # absent from an older layout (`missing_ok`)
+        out.append(_place(np.zeros(shape, dtype), leaf))
+        continue
+      host = restored.get(_leaf_name(j)) if isinstance(restored, Mapping) else None
       if host is None:
         raise CheckpointError(f"checkpoint {where} is corrupt or truncated: leaf '{path}' is missing")
       host = np.asarray(host)
@@ -338,6 +350,20 @@ class Checkpointer:
         raise CheckpointError(f"checkpoint {where} is corrupt: leaf '{path}' fails its checksum")
       out.append(_place(host, leaf))
     return jax.tree_util.tree_unflatten(treedef, out), meta
+
+  def restore_state(self, template: Any, step: int, *, fingerprint: str | None = None) -> tuple[Any, dict[str, Any]]:
+    """`restore` of a TrainState (state.py), also from a checkpoint of jaxgan 0.1.0 (state format 1: GANState's
+    flat g_/d_ fields, mapped onto players; stage 0). A newer format than this jaxgan reads is a clear error."""
+    meta = self.read_meta(step)
+    fmt = meta.get("state_format", 1)
+    if not isinstance(fmt, int) or not 1 <= fmt <= state_lib.STATE_FORMAT:
+      raise CheckpointError(f"checkpoint {os.path.join(self.directory, str(step))} has state format {fmt!r} "
+                            f"(written by jaxgan {meta.get('jaxgan_version', '?')}); this jaxgan reads formats 1 "
+                            f"to {state_lib.STATE_FORMAT}: install the jaxgan that wrote it, or a newer one")
+    if fmt == 1:
+      return self.restore(template, step, fingerprint=fingerprint, rename=state_lib.migrate_path,
+                          missing_ok=("stage",))
+    return self.restore(template, step, fingerprint=fingerprint)
 
   # -- lifecycle --------------------------------------------------------------------------------------------------
 
@@ -381,6 +407,27 @@ class Checkpointer:
     return value
 
 
+def _renamed(saved, rename, paths, leaves, missing_ok):
+  """The checkpoint's leaves renamed and put in the template's order, and for each its index in the checkpoint
+  (None: absent and allowed to be, described by the template's path with no checksum). Leaves that match no
+  template path keep their place at the end, so `_first_mismatch` names them."""
+  by_path = {rename(p): (i, (rename(p),) + tuple(rest)) for i, (p, *rest) in enumerate(saved)}
+  ordered, source = [], []
+  for p, leaf in zip(paths, leaves):
+    if p in by_path:
+      i, row = by_path.pop(p)
+      ordered.append(row)
+      source.append(i)
+    elif p in missing_ok:
+      shape, dtype = _describe(leaf)
+      ordered.append((p, tuple(shape), dtype, None))
+      source.append(None)
+    else:  # `_first_mismatch` then names the first such leaf
+      ordered.append((None, (), "", None))
+      source.append(None)
+  return ordered + [row for _, row in by_path.values()], source
+
+
 def _first_mismatch(saved: list[tuple[str, tuple[int, ...], str, Any]], paths: list[str],
                     leaves: list[Any]) -> str | None:
   """Description of the first leaf whose path, shape or dtype differs between checkpoint and template."""
@@ -389,6 +436,8 @@ def _first_mismatch(saved: list[tuple[str, tuple[int, ...], str, Any]], paths: l
       return f"leaf '{path}' of the template is not in the checkpoint"
     s_path, s_shape, s_dtype, _ = saved[i]
     shape, dtype = _describe(leaf)
+    if s_path is None:
+      return f"leaf '{path}' of the template is not in the checkpoint"
     if s_path != path:
       if s_path not in paths:
         return f"leaf '{s_path}' of the checkpoint is not in the template"

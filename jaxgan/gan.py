@@ -1,41 +1,39 @@
-"""GAN: the static description of a run (modules, losses, optimizers, stabilizers) built from a config, and its
-state init.
+"""The GAN objective: players `g` and `d`, a D phase (repeated `n_critic` times) and a G phase, built from a config.
 
-Stabilizer keys, all read with `config.get(key, default)` and off by default (old configs keep working):
-  penalty = ConfigDict(name, weight, interval)  gradient penalty on D: none | gp | dragan | r1 | r2; lazy every
-                                     `interval` D updates with weight × interval (see regularizers.py)
-  optim.d.clip = c                   WGAN weight clipping: D's params clipped to [−c, c] after every update (0 = off;
-                                     `optim.g.clip` likewise for G); pair with optim name "rmsprop" as in the paper
-  optim.*.name = "optimistic_adam"   optimistic Adam (Daskalakis et al.); keys lr, b1, b2, eps, alpha, beta
-  optim.*.lr_decay_steps = T         cosine decay of the rate to `lr_final_ratio`·lr (default 0) over T updates
-  sanitize_grads = True              non-finite gradient entries → 0 before the update; the `nonfinite` metric
-                                     still reports the step
-  ema_decay = β, ema_rampup = r      EMA of G with β_t = 0.5^(B / max(min(h, t·B·r), 1e-8)), h = B·ln½/ln β the
-                                     half-life in images, t the G step, B the global batch (StyleGAN2-ADA's ramp;
-                                     r = 0: constant β). β_0 = 0 so the EMA starts from G's current params.
-  augment = "translation,cutout,color"   DiffAugment on everything D sees, in D and G steps (augment.py)
-  pack = m                           PacGAN: D judges m samples concatenated along channels; the global batch must
-                                     divide by m × devices
-  model.mbstd = True                 minibatch-stddev feature in D (mlp, mixture_mlp, dcgan, resnet; models/ops.py)
+Everything a config turns on is a loss term, a view of D's input, a player option or model code:
+  loss.name                           the adversarial terms (losses.py): minimax | non_saturating | hinge |
+                                      wasserstein | least_squares
+  penalty = ConfigDict(name, weight, interval)  a gradient penalty term on D: none | gp | dragan | r1 | r2; lazy
+                                      every `interval` D updates with weight × interval (regularizers.py)
+  optim.d.clip = c                    WGAN weight clipping of D's params into [−c, c] after every update (a player
+                                      option; `optim.g.clip` likewise); pair with optim name "rmsprop" as in the paper
+  optim.*.name = "optimistic_adam"    optimistic Adam (Daskalakis et al.); keys lr, b1, b2, eps, alpha, beta
+  optim.*.lr_decay_steps = T          cosine decay of the rate to `lr_final_ratio`·lr (default 0) over T updates
+  sanitize_grads = True               non-finite gradient entries → 0 before the update; the `nonfinite` metric
+                                      still reports the step
+  ema_decay = β, ema_rampup = r       EMA of G (an `after` function of the G phase) with β_t = 0.5^(B / max(min(h,
+                                      t·B·r), 1e-8)), h = B·ln½/ln β the half-life in images, t the G step, B the
+                                      global batch (StyleGAN2-ADA's ramp; r = 0: constant β)
+  augment = "translation,cutout,color"  DiffAugment in D's view, in D and G phases and inside penalties
+  pack = m                            PacGAN in D's view: D judges m samples concatenated along channels; the global
+                                      batch must divide by m × devices
+  model.mbstd, model.mbdisc           minibatch-stddev / minibatch discrimination: model code (models/ops.py)
 
-Class-conditional GANs: `model.num_classes = C` (> 0) makes G(z, y) and D(x, y) take int labels y ∈ [0, C) from a
-labelled dataset. Fakes in the D and G steps use the labels of the real batch (so the class mix matches the data
-and a penalty's real/fake interpolates share a label); sampling uses balanced labels (i mod C) or a chosen class.
-Cluster-conditioned GANs (`data.clusters = K` with `model.num_classes = K`, jaxgan/data/clusters.py) train on
-k-means cluster labels and sample labels in proportion to the clusters' sizes (`label_prior`).
+Class-conditional GANs: `model.num_classes = C` (> 0) makes G(z, y) and D(x, y) take int labels y ∈ [0, C) from the
+batch's `labels` stream. Fakes in the D and G phases use the labels of the real batch (so the class mix matches
+the data and a penalty's real/fake interpolates share a label); sampling uses balanced labels (i mod C) or a chosen
+class. Cluster-conditioned GANs (`data.clusters = K` with `model.num_classes = K`, jaxgan/data/clusters.py) train
+on k-means cluster labels and sample labels in proportion to the clusters' sizes (`label_prior`).
 `model.cond_d` picks how D uses y: "projection" (Miyato & Koyama 2018; D returns logits [B]) or "acgan" (Odena et
-al. 2017; D returns [B, 1 + C]: the real/fake logit, then class logits; both nets add `aux_weight` × the class
-cross-entropy of their samples, D on real and fake).
+al. 2017; D returns [B, 1 + C]: the real/fake logit, then class logits; both phases add the `classify` terms with
+weight `aux_weight`).
 
 InfoGAN codes (Chen et al. 2016) in an unconditional GAN: `model.info_codes = (K1, K2, …)` appends one-hot
 categorical codes, each uniform over its Kᵢ values, to G's Gaussian latent (z has latent_dim + ΣKᵢ entries), and
 gives D a second head Q that predicts every code of every sample it sees (per pack member under PacGAN). Both
-nets add `info_weight` × the codes' summed cross-entropy on generated samples (a lower bound on the mutual
-information between codes and images), so each code learns to pick one discrete factor of the data. A uniform
-prior over Kᵢ values is the model's assumption (e.g. 10 digits per channel of stacked MNIST); no labels are used.
-Q is a head on D's last features, or with `model.info_per_channel = True` a separate small conv net that reads code
-c from image channel c alone (one code per channel, all of one size): a prior that the channels hold separate
-factors, as stacked MNIST's do. Models with the head: `dcgan`.
+phases add the `info` term with weight `info_weight` (terms.py). Q is a head on D's last features, or with
+`model.info_per_channel = True` a separate small conv net that reads code c from image channel c alone (one code
+per channel, all of one size). Models with the head: `dcgan`.
 """
 import dataclasses
 from typing import Optional, Tuple
@@ -44,50 +42,120 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import optax
+from jax import lax
 
 from jaxgan import augment as augment_lib
-from jaxgan import losses
-from jaxgan import regularizers
+from jaxgan import losses, parallel, regularizers, terms
 from jaxgan.models import get_model
-from jaxgan.models.ops import mbdisc_config, packed_shape
-from jaxgan.state import GANState
+from jaxgan.models.ops import mbdisc_config, pack as pack_samples, packed_shape
+from jaxgan.objective import Objective, Phase, PhaseInput, Player, Term, register
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class GAN:
-  generator: nn.Module
-  discriminator: nn.Module
-  loss: losses.GANLoss
-  g_tx: optax.GradientTransformation
-  d_tx: optax.GradientTransformation
-  latent_dim: int
-  image_shape: Tuple[int, ...]
-  n_critic: int = 1
-  ema_decay: float = 0.0
-  skip_nonfinite: bool = False
-  axis_name: Optional[str] = None
-  penalty: regularizers.Penalty = regularizers.Penalty()
-  d_clip: float = 0.0
-  g_clip: float = 0.0
-  sanitize_grads: bool = False
-  ema_rampup: float = 0.0
+@dataclasses.dataclass(frozen=True)
+class Latents:
+  """G's input: N(0, I) of `dim`, then one uniform one-hot block per InfoGAN code size in `codes`."""
+  dim: int
+  codes: Tuple[int, ...] = ()
+
+  @property
+  def width(self) -> int:
+    return self.dim + sum(self.codes)
+
+  def sample(self, key, n: int):
+    if not self.codes:
+      return jax.random.normal(key, (n, self.dim), jnp.float32)
+    k_z, k_c = jax.random.split(key)
+    z = [jax.random.normal(k_z, (n, self.dim), jnp.float32)]
+    for i, k in enumerate(self.codes):
+      c = jax.random.randint(jax.random.fold_in(k_c, i), (n,), 0, k)
+      z.append(jax.nn.one_hot(c, k, dtype=jnp.float32))
+    return jnp.concatenate(z, axis=-1)
+
+  def codes_of(self, z):
+    """The InfoGAN codes held in latents z: int32 [B, number of codes]."""
+    segs, start = [], self.dim
+    for k in self.codes:
+      segs.append(jnp.argmax(z[:, start:start + k], axis=-1))
+      start += k
+    return jnp.stack(segs, axis=-1).astype(jnp.int32)
+
+
+@dataclasses.dataclass(frozen=True)
+class DView:
+  """What D sees of a batch: DiffAugment (random draws for the global batch), then PacGAN packing."""
   augment: Tuple[str, ...] = ()
   pack: int = 1
+
+  def __call__(self, x, key, axis_name=None):
+    if self.augment:
+      x = augment_lib.diff_augment(key, x, self.augment, axis_name)
+    return pack_samples(x, self.pack)
+
+
+@dataclasses.dataclass(frozen=True)
+class Ema:
+  """An exponential moving average of G's params, updated after every G update: decay β, or with `rampup` r > 0
+  StyleGAN2-ADA's ramped half-life β_t = 0.5^(B / max(min(h, t·B·r), 1e-8)), h = B·ln½ / ln β images."""
+  decay: float
+  rampup: float = 0.0
+
+  def beta(self, step, global_batch: int):
+    if self.rampup <= 0:
+      return jnp.float32(self.decay)
+    b = float(global_batch)
+    half_life = b * jnp.log(0.5) / jnp.log(jnp.float32(self.decay))
+    ramped = jnp.minimum(half_life, step.astype(jnp.float32) * b * self.rampup)
+    return jnp.power(0.5, b / jnp.maximum(ramped, 1e-8)).astype(jnp.float32)
+
+  def __call__(self, inp: PhaseInput, state):
+    """The phase's `after` function: ema ← β·ema + (1 − β)·params of G."""
+    beta = self.beta(state.step, inp.batch["real"].shape[0] * parallel.n_devices(inp.obj.axis_name))
+    ema = optax.incremental_update(state.players["g"].params, state.ema["g"], step_size=1.0 - beta)
+    return state.replace(ema={**state.ema, "g": ema})
+
+
+@dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
+class GAN(Objective):
+  loss: losses.GANLoss
+  latents: Latents
+  image_shape: Tuple[int, ...]
+  view: DView = DView()
+  d_heads: Tuple[Tuple[str, int], ...] = ()   # D's outputs after its logit: (name, width), e.g. ("classes", C)
   num_classes: int = 0
-  aux_classes: int = 0      # = num_classes for an auxiliary-classifier D, else 0
-  aux_weight: float = 1.0
   label_prior: Optional[Tuple[int, ...]] = None  # cluster-conditioned GANs: the clusters' sizes (sampling ∝ them)
-  info_codes: Tuple[int, ...] = ()  # InfoGAN: sizes of the categorical codes appended to z (uniform each)
-  info_weight: float = 1.0
+
+  @property
+  def generator(self) -> nn.Module:
+    return self.players["g"].module
+
+  @property
+  def discriminator(self) -> nn.Module:
+    return self.players["d"].module
+
+  @property
+  def n_critic(self) -> int:
+    return self.batch_repeats
+
+  @property
+  def latent_dim(self) -> int:
+    return self.latents.dim
 
   @property
   def z_dim(self) -> int:
     """The width of G's input: the Gaussian latent, then the one-hot InfoGAN codes."""
-    return self.latent_dim + sum(self.info_codes)
+    return self.latents.width
 
   @property
   def conditional(self) -> bool:
     return self.num_classes > 0
+
+  @property
+  def pack(self) -> int:
+    return self.view.pack
+
+  @property
+  def use_ema(self) -> bool:
+    return "g" in self.ema_players
 
   def _cond(self, labels):
     """The labels keyword for the modules: {} for an unconditional GAN (its modules take no labels)."""
@@ -101,29 +169,26 @@ class GAN:
     return self.generator.apply(variables, z, **self._cond(labels), **kw)
 
   def d_apply(self, variables, x, labels=None, **kw):
-    """D's raw output: logits [B], or [B, 1 + C] for an auxiliary-classifier D."""
+    """D's raw output: logits [B], or [B, 1 + Σ head widths] when D has heads (`d_heads`)."""
     return self.discriminator.apply(variables, x, **self._cond(labels), **kw)
 
-  def split_logits(self, out):
-    """(real/fake logits [B], class logits [B, C] or None)."""
-    if self.aux_classes:
-      return out[:, 0], out[:, 1:1 + self.aux_classes]
-    if self.info_codes:
-      return out[:, 0], None
-    return out, None
+  def d_outputs(self, out) -> dict:
+    """D's raw output as {"logits": [B], head name: [B, width], ...}."""
+    if not self.d_heads:
+      return {"logits": out}
+    outputs, start = {"logits": out[:, 0]}, 1
+    for name, width in self.d_heads:
+      outputs[name] = out[:, start:start + width]
+      start += width
+    return outputs
 
-  def info_logits(self, out):
-    """Q's logits for every sample D saw, [B·pack, ΣKᵢ] (sample order as before packing)."""
-    q = out[:, 1 + self.aux_classes:]
-    return q.reshape(q.shape[0] * self.pack, sum(self.info_codes))
+  def example_input(self, player: str):
+    y = self.balanced_labels(2)
+    if player == "g":
+      return (jnp.zeros((2, self.z_dim), jnp.float32),), self._cond(y)
+    return (jnp.zeros((2,) + self.d_input_shape, jnp.float32),), self._cond(y)
 
-  def codes_of(self, z):
-    """The InfoGAN codes held in latents z: int32 [B, number of codes]."""
-    segs, start = [], self.latent_dim
-    for k in self.info_codes:
-      segs.append(jnp.argmax(z[:, start:start + k], axis=-1))
-      start += k
-    return jnp.stack(segs, axis=-1).astype(jnp.int32)
+  # -- labels and latents ----------------------------------------------------------------------------------------
 
   def balanced_labels(self, n: int, label: Optional[int] = None):
     """Sampling labels: i mod C for i < n (every class equally often), or all `label`; None when unconditional."""
@@ -149,9 +214,15 @@ class GAN:
     p = jnp.asarray(self.label_prior, jnp.float32)
     return jax.random.choice(key, self.num_classes, (n,), p=p / p.sum()).astype(jnp.int32)
 
-  @property
-  def use_ema(self) -> bool:
-    return self.ema_decay > 0
+  def sample_latents(self, key, n: int):
+    return self.latents.sample(key, n)
+
+  def local_latents(self, key, local: int):
+    """This device's rows of latents drawn for the global batch."""
+    return parallel.local_slice(self.axis_name, self.sample_latents(key, local * parallel.n_devices(self.axis_name)),
+                                local)
+
+  # -- batch checks ----------------------------------------------------------------------------------------------
 
   @property
   def d_input_shape(self) -> Tuple[int, ...]:
@@ -185,16 +256,7 @@ class GAN:
         raise ValueError(f"model.{key} {group} does not divide the {per_device} inputs D sees per device "
                          f"(batch_size / (pack × devices)); use a divisor of {per_device}")
 
-  def sample_latents(self, key, n: int):
-    """G's latents: N(0, I) of latent_dim, then one one-hot block per InfoGAN code (uniform over its values)."""
-    if not self.info_codes:
-      return jax.random.normal(key, (n, self.latent_dim), jnp.float32)
-    k_z, k_c = jax.random.split(key)
-    z = [jax.random.normal(k_z, (n, self.latent_dim), jnp.float32)]
-    for i, k in enumerate(self.info_codes):
-      c = jax.random.randint(jax.random.fold_in(k_c, i), (n,), 0, k)
-      z.append(jax.nn.one_hot(c, k, dtype=jnp.float32))
-    return jnp.concatenate(z, axis=-1)
+  # -- sampling --------------------------------------------------------------------------------------------------
 
   def generate(self, g_params, g_vars, z, labels=None, train: bool = False):
     """G(z[, labels]) in inference mode (BatchNorm running averages); float32 NHWC images in [-1, 1]."""
@@ -230,6 +292,71 @@ class GAN:
     return {**g_vars, "batch_stats": stats}
 
 
+# -- the phases' forward passes -------------------------------------------------------------------------------
+
+
+def _d_fn(gan: GAN, d_vars, labels, keep_vars: bool):
+  """(d_params, x) -> D's output in train mode, with its updated collections when `keep_vars` (else dropped)."""
+  def apply(d_params, x):
+    variables = {"params": d_params, **d_vars}
+    if d_vars:  # collections are applied mutably (BatchNorm in train mode writes them)
+      out, new_vars = gan.d_apply(variables, x, labels, train=True, mutable=list(d_vars))
+      return (out, new_vars) if keep_vars else out
+    out = gan.d_apply(variables, x, labels, train=True)
+    return (out, d_vars) if keep_vars else out
+  return apply
+
+
+def _check_pack(gan: GAN, local: int) -> None:
+  if local % gan.pack:
+    n = parallel.n_devices(gan.axis_name)
+    raise ValueError(f"batch_size {local * n} does not divide by pack × devices = {gan.pack} × {n}; "
+                     f"use a multiple of {gan.pack * n}")
+
+
+def d_forward(inp: PhaseInput, d_params):
+  """D on a real batch and fresh fakes (G in train mode, not differentiated). One D pass over both together
+  when that is exact and faster: no batch statistics, and no minibatch group would span real and fake."""
+  gan, state, key = inp.obj, inp.state, inp.key
+  real, labels = inp.batch["real"], inp.batch.get("labels")
+  _check_pack(gan, real.shape[0])
+  g, d_vars = state.players["g"], state.players["d"].vars
+  z = gan.local_latents(key, real.shape[0])
+  fake, g_vars = gan.g_apply({"params": g.params, **g.vars}, z, labels, train=True, mutable=list(g.vars))
+  fake = lax.stop_gradient(fake).astype(real.dtype)
+  real_in, fake_in = gan.view(real, jax.random.fold_in(key, 1), gan.axis_name), \
+      gan.view(fake, jax.random.fold_in(key, 2), gan.axis_name)
+  n = real_in.shape[0]
+  if not d_vars and all(n % grp == 0 for grp in gan.d_groups):
+    both = None if labels is None else jnp.concatenate([labels, labels])
+    out = _d_fn(gan, d_vars, both, False)(d_params, jnp.concatenate([real_in, fake_in]))
+    real_out, fake_out, new_d_vars = out[:n], out[n:], d_vars
+  else:  # as PyTorch code does: separate passes, so each batch is normalised by its own statistics
+    real_out, new_d_vars = _d_fn(gan, d_vars, labels, True)(d_params, real_in)
+    fake_out, new_d_vars = _d_fn(gan, new_d_vars, labels, True)(d_params, fake_in)
+  k_pen, k_aug = jax.random.split(jax.random.fold_in(key, 3))
+  apply = _d_fn(gan, d_vars, labels, False)  # penalty passes: batch-statistics updates dropped
+  outputs = {"real": gan.d_outputs(real_out), "fake": gan.d_outputs(fake_out), "z": z, "labels": labels,
+             "real_x": real, "fake_x": fake, "d_params": d_params, "penalty_key": k_pen,
+             "d_of": lambda p, x: gan.d_outputs(apply(p, gan.view(x, k_aug, gan.axis_name)))["logits"]}
+  return outputs, {"d": new_d_vars, "g": g_vars}
+
+
+def g_forward(inp: PhaseInput, g_params):
+  """D (train mode, its collections not updated) on fresh fakes from G."""
+  gan, state = inp.obj, inp.state
+  labels = inp.batch.get("labels")
+  local = inp.batch["real"].shape[0]
+  _check_pack(gan, local)
+  z = gan.local_latents(inp.key, local)
+  g, d = state.players["g"], state.players["d"]
+  fake, g_vars = gan.g_apply({"params": g_params, **g.vars}, z, labels, train=True, mutable=list(g.vars))
+  out = _d_fn(gan, d.vars, labels, False)(d.params, gan.view(fake, jax.random.fold_in(inp.key, 1), gan.axis_name))
+  return {"fake": gan.d_outputs(out), "z": z, "labels": labels}, {"g": g_vars}
+
+
+# -- building from a config -----------------------------------------------------------------------------------
+
 _OPTIMIZERS = ("adam", "rmsprop", "sgd", "optimistic_adam")
 
 
@@ -261,8 +388,16 @@ def make_optimizer(cfg) -> optax.GradientTransformation:
   raise ValueError(f"unknown optimizer {name!r}; known optimizers: {', '.join(_OPTIMIZERS)}")
 
 
+def _nonneg(config, key: str, default: float) -> float:
+  value = float(config.get(key, default) or 0.0)
+  if value < 0:
+    raise ValueError(f"{key} must be >= 0, got {value}")
+  return value
+
+
+@register("gan")
 def build_gan(config, axis_name: Optional[str] = None) -> GAN:
-  """Builds the GAN a config describes. Unknown model/loss/optimizer names raise ValueError."""
+  """Builds the GAN a config describes. Unknown model/loss/optimizer names and bad settings raise ValueError."""
   g, d = get_model(config.model.name)(config.model, axis_name)
   n_critic = int(config.get("n_critic", 1))
   if n_critic < 1:
@@ -274,10 +409,7 @@ def build_gan(config, axis_name: Optional[str] = None) -> GAN:
   pack = int(config.get("pack", 1))
   if pack < 1:
     raise ValueError(f"pack must be >= 1, got {pack}")
-  clip = lambda o: float(o.get("clip", 0.0) or 0.0)
-  ema_rampup = float(config.get("ema_rampup", 0.0) or 0.0)
-  if ema_rampup < 0:
-    raise ValueError(f"ema_rampup must be >= 0, got {ema_rampup}")
+  ema_rampup = _nonneg(config, "ema_rampup", 0.0)
   num_classes = int(config.model.get("num_classes", 0) or 0)
   cond_d = str(config.model.get("cond_d", "projection"))
   if num_classes < 0:
@@ -290,7 +422,17 @@ def build_gan(config, axis_name: Optional[str] = None) -> GAN:
   if clusters and clusters != num_classes:
     raise ValueError(f"data.clusters = {clusters} trains on cluster labels: set model.num_classes = {clusters} "
                      f"(it is {num_classes})")
+  loss = losses.get_loss(config.loss.name)
+  d_terms = [Term("adversarial", terms.adversarial_d(loss))]
+  g_terms = [Term("adversarial", terms.adversarial_g(loss))]
+  heads = ()
+  if num_classes and cond_d == "acgan":
+    aux_weight = float(config.get("aux_weight", 1.0))
+    heads = (("classes", num_classes),)
+    d_terms.append(Term("classify", terms.classify_d, aux_weight))
+    g_terms.append(Term("classify", terms.classify_g, aux_weight))
   info_codes = tuple(config.model.get("info_codes", ()) or ())
+  latents = Latents(int(config.model.latent_dim), info_codes)
   if info_codes:
     if any(isinstance(k, bool) or not isinstance(k, int) or k < 2 for k in info_codes):
       raise ValueError(f"model.info_codes must be code sizes (ints >= 2), got {info_codes}")
@@ -303,45 +445,34 @@ def build_gan(config, axis_name: Optional[str] = None) -> GAN:
       raise ValueError(f"model.info_per_channel reads one code from each of the {image_shape[-1]} image channels: "
                        f"model.info_codes needs {image_shape[-1]} equal sizes, got {info_codes}")
     d = d.clone(info_outputs=pack * sum(info_codes), info_per_channel=per_channel)
+    heads = (("q", pack * sum(info_codes)),)
+    info_weight = _nonneg(config, "info_weight", 1.0)
+    d_terms.append(Term("info", terms.info(info_codes, latents.codes_of, metric=True), info_weight))
+    g_terms.append(Term("info", terms.info(info_codes, latents.codes_of, metric=False), info_weight))
   mbdisc, mbdisc_dim, mbdisc_group = mbdisc_config(config.model)
   if mbdisc:
     if "mbdisc" not in getattr(d, "__dataclass_fields__", {}):
       raise ValueError(f"model {config.model.name!r} has no minibatch-discrimination layer; model.mbdisc needs "
                        "model.name='dcgan' or 'mlp'")
     d = d.clone(mbdisc=mbdisc, mbdisc_dim=mbdisc_dim, mbdisc_group=mbdisc_group)
-  info_weight = float(config.get("info_weight", 1.0))
-  if info_weight < 0:
-    raise ValueError(f"info_weight must be >= 0, got {info_weight}")
+  penalty = regularizers.from_config(config.get("penalty", None))
+  if penalty.enabled:
+    d_terms.append(Term("penalty", terms.penalty(penalty.fn, pack), penalty.weight, penalty.interval))
+  ema_decay = float(config.get("ema_decay", 0.0))
+  clip = lambda o: float(o.get("clip", 0.0) or 0.0)
+  phases = (Phase("d", "d", d_forward, tuple(d_terms), repeat=n_critic),
+            Phase("g", "g", g_forward, tuple(g_terms), total_metric="g_loss",
+                  after=(Ema(ema_decay, ema_rampup),) if ema_decay > 0 else ()))
   return GAN(
-      generator=g, discriminator=d, loss=losses.get_loss(config.loss.name),
-      g_tx=make_optimizer(config.optim.g), d_tx=make_optimizer(config.optim.d),
-      latent_dim=int(config.model.latent_dim), image_shape=tuple(config.model.image_shape),
-      n_critic=n_critic, ema_decay=float(config.get("ema_decay", 0.0)),
-      skip_nonfinite=config.get("nonfinite", "stop") == "skip", axis_name=axis_name,
-      penalty=regularizers.from_config(config.get("penalty", None)), d_clip=clip(config.optim.d),
-      g_clip=clip(config.optim.g), sanitize_grads=bool(config.get("sanitize_grads", False)),
-      ema_rampup=ema_rampup, augment=augment, pack=pack, num_classes=num_classes,
-      aux_classes=num_classes if cond_d == "acgan" else 0, aux_weight=float(config.get("aux_weight", 1.0)),
-      info_codes=info_codes, info_weight=info_weight)
+      players={"g": Player(g, make_optimizer(config.optim.g), clip(config.optim.g)),
+               "d": Player(d, make_optimizer(config.optim.d), clip(config.optim.d))},
+      phases=phases, batch_repeats=n_critic, streams=("real", "labels") if num_classes else ("real",),
+      ema_players=("g",) if ema_decay > 0 else (), skip_nonfinite=config.get("nonfinite", "stop") == "skip",
+      sanitize_grads=bool(config.get("sanitize_grads", False)), axis_name=axis_name,
+      loss=loss, latents=latents, image_shape=image_shape, view=DView(augment, pack), d_heads=heads,
+      num_classes=num_classes)
 
 
-def _split_vars(variables):
-  variables = dict(variables)
-  params = variables.pop("params")
-  return params, variables
-
-
-def init_state(gan: GAN, seed: int) -> GANState:
-  """Fresh state: G and D initialised from `seed`, optimizer states, EMA = G's params when enabled."""
-  key = jax.random.key(seed)
-  k_g, k_d, k_run = jax.random.split(key, 3)
-  z = jnp.zeros((2, gan.z_dim), jnp.float32)
-  x = jnp.zeros((2,) + gan.d_input_shape, jnp.float32)
-  # train=False: BatchNorm then needs no cross-device axis, so init works outside the device mesh.
-  y = gan.balanced_labels(2)
-  g_params, g_vars = _split_vars(gan.generator.init({"params": k_g}, z, **gan._cond(y), train=False))
-  d_params, d_vars = _split_vars(gan.discriminator.init({"params": k_d}, x, **gan._cond(y), train=False))
-  ema = jax.tree.map(jnp.copy, g_params) if gan.use_ema else None
-  return GANState(step=jnp.zeros((), jnp.int32), rng=jax.random.key_data(k_run), g_params=g_params, d_params=d_params,
-                  g_vars=g_vars, d_vars=d_vars, g_opt_state=gan.g_tx.init(g_params),
-                  d_opt_state=gan.d_tx.init(d_params), ema_params=ema)
+def init_state(gan: Objective, seed: int):
+  """Fresh state of an objective (`Objective.init_state`)."""
+  return gan.init_state(seed)

@@ -30,3 +30,36 @@ def replicated(mesh) -> NamedSharding:
 
 def replicate(tree, mesh):
   return jax.device_put(tree, replicated(mesh))
+
+
+# -- inside the per-device program ----------------------------------------------------------------------------
+# Objectives and the step call these with their `axis_name` (None outside a mesh).
+
+
+def n_devices(axis_name) -> int:
+  return 1 if axis_name is None else jax.lax.axis_size(axis_name)
+
+
+def single(axis_name) -> bool:
+  """No cross-device reduction is needed: no mesh axis, or a mesh of one device. On one device the loop's
+  shard_map runs unchecked (`loop.make_train_fn`), so no all-reduce is emitted: XLA:CPU copies the whole gradient
+  tree for a one-participant all-reduce (≈ 1.7 ms of a 33 ms MLP step, measured)."""
+  return axis_name is None or jax.lax.axis_size(axis_name) == 1
+
+
+def local_slice(axis_name, x_global, local: int):
+  """This device's rows of a globally drawn array (identity on one device)."""
+  if axis_name is None:
+    return x_global
+  start = jax.lax.axis_index(axis_name) * local
+  return jax.lax.dynamic_slice_in_dim(x_global, start, local, axis=0)
+
+
+def varying(axis_name, tree):
+  """Marks replicated values as per-device before differentiating. Otherwise shard_map's type system sums the
+  cotangents of a replicated input over devices by itself (grads N× the mean); pmean then averages explicitly."""
+  return tree if single(axis_name) else jax.lax.pcast(tree, axis_name, to="varying")
+
+
+def pmean(axis_name, tree):
+  return tree if single(axis_name) else jax.lax.pmean(tree, axis_name)

@@ -8,7 +8,8 @@ import ml_collections
 import numpy as np
 
 from jaxgan import checkpoint as ckpt_lib
-from jaxgan.gan import GAN, build_gan, init_state
+from jaxgan import objective as objective_lib
+from jaxgan.gan import GAN
 from jaxgan.logging import images_to_uint8
 
 
@@ -28,10 +29,10 @@ def load_run(workdir: str, step: Optional[int] = None) -> Run:
     raise FileNotFoundError(f"no checkpoint in {workdir}; train first: python scripts/train.py --workdir={workdir}")
   meta = ckpt.read_meta(step)
   config = ml_collections.ConfigDict(meta["config"])
-  gan = build_gan(config)
+  gan = objective_lib.build(config)
   if meta.get("label_prior") is not None:  # a cluster-conditioned run: its clusters' sizes
     gan = gan.with_label_prior(meta["label_prior"])
-  state, _ = ckpt.restore(init_state(gan, int(config.seed)), step)
+  state, _ = ckpt.restore_state(gan.init_state(int(config.seed)), ckpt.latest_step() if step is None else step)
   return Run(config, gan, state, int(step if step is not None else ckpt.latest_step()))
 
 
@@ -59,11 +60,12 @@ def generate(run: Run, num: int, seed: int = 0, ema: Optional[bool] = None, batc
   labels = run.gan.sample_labels(num, jax.random.fold_in(jax.random.key(seed), 1), label)
   state = run.state
   if ema is None:
-    ema = state.ema_params is not None
-  if ema and state.ema_params is None:
+    ema = "g" in state.ema
+  if ema and "g" not in state.ema:
     raise ValueError("this run has no EMA generator (trained with ema_decay=0); use --ema=false")
-  params = state.ema_params if ema else state.g_params
-  g_vars = standing_fn(run.gan, run.config, standing_stats)(params, state.g_vars) if ema else state.g_vars
+  params = state.ema["g"] if ema else state.params("g")
+  g_vars = state.vars("g")
+  g_vars = standing_fn(run.gan, run.config, standing_stats)(params, g_vars) if ema else g_vars
   gen = jax.jit(run.gan.generate)
   z = run.gan.sample_latents(jax.random.key(seed), num)
   out = []

@@ -18,7 +18,8 @@ from jaxgan import checkpoint as ckpt_lib
 from jaxgan import data as data_lib
 from jaxgan import logging as log_lib
 from jaxgan import sampling
-from jaxgan.gan import GAN, build_gan, init_state
+from jaxgan import objective as objective_lib
+from jaxgan.state import STATE_FORMAT
 from jaxgan.loop import make_train_fn
 from jaxgan.parallel import check_batch, make_mesh, replicate, replicated
 
@@ -90,7 +91,7 @@ class Trainer:
     self.primary = jax.process_index() == 0
     self.mesh = make_mesh(devices)
     self.local_batch = check_batch(config.batch_size, self.mesh)
-    self.gan: GAN = build_gan(config, "data")
+    self.gan = objective_lib.build(config, "data")
     self.gan.check_batch(int(config.batch_size), self.mesh.size)
     self.data = data_lib.load(config.data)
     data_lib.check_shape(self.data, self.gan.image_shape)
@@ -105,6 +106,7 @@ class Trainer:
     self.ckpt = ckpt_lib.Checkpointer(workdir, keep=int(config.get("keep_checkpoints", 3)))
     self.fingerprint = fingerprint(config)
     self.state, self.start_step = self._init_or_restore()
+    self.stage = int(jax.device_get(self.state.stage))
     self.resident = self.data.images is not None and self.data.nbytes <= data_lib.RESIDENT_MAX_BYTES
     self.progress = progress
     self.eval_metrics = tuple(config.get("eval", {}).get("metrics", ()) or ())
@@ -127,18 +129,19 @@ class Trainer:
     return max(self.k, int(np.ceil(int(n) / self.k)) * self.k)
 
   def _init_or_restore(self):
-    template = replicate(init_state(self.gan, int(self.config.seed)), self.mesh)
+    template = replicate(self.gan.init_state(int(self.config.seed)), self.mesh)
     latest = self.ckpt.latest_step()
     if latest is None:
       return template, 0
-    state, _ = self.ckpt.restore(template, latest, fingerprint=self.fingerprint)
+    state, _ = self.ckpt.restore_state(template, latest, fingerprint=self.fingerprint)
     return state, int(latest)
 
-  def _fn(self, k: int):
-    if k not in self._fns:
-      self._fns[k] = make_train_fn(self.gan, self.mesh, self.config.batch_size, k, min(self.unroll, k),
-                                   resident=self.resident)
-    return self._fns[k]
+  def _fn(self, k: int, stage: int):
+    """The compiled K-step program of a stage (one per stage and K; objective.py)."""
+    if (k, stage) not in self._fns:
+      self._fns[(k, stage)] = make_train_fn(self.gan.for_stage(stage), self.mesh, self.config.batch_size, k,
+                                            min(self.unroll, k), resident=self.resident)
+    return self._fns[(k, stage)]
 
   def _log(self, msg: str) -> None:
     if not self.quiet and self.primary:
@@ -147,7 +150,8 @@ class Trainer:
   # -- outputs -------------------------------------------------------------------------------------------------
 
   def _meta(self):
-    meta = {"fingerprint": self.fingerprint, "config": self.config.to_dict(), "jaxgan_version": jaxgan.__version__}
+    meta = {"fingerprint": self.fingerprint, "config": self.config.to_dict(), "jaxgan_version": jaxgan.__version__,
+            "state_format": STATE_FORMAT}
     if self.gan.label_prior is not None:
       meta["label_prior"] = list(self.gan.label_prior)
     return meta
@@ -185,10 +189,10 @@ class Trainer:
     if "generate" not in self._fns:  # compiled once per run, not at every sample grid
       self._fns["generate"] = jax.jit(self.gan.generate)
     gen = self._fns["generate"]
-    for tag, params in (("", self.state.g_params), ("ema_", self.state.ema_params)):
+    for tag, params in (("", self.state.params("g")), ("ema_", self.state.ema.get("g"))):
       if params is None:
         continue
-      g_vars = self.state.g_vars
+      g_vars = self.state.vars("g")
       if tag:  # the EMA generator with BatchNorm statistics of its own weights
         if "standing" not in self._fns:
           self._fns["standing"] = sampling.standing_fn(self.gan, self.config)
@@ -259,16 +263,15 @@ class Trainer:
       self._log(f"resuming from step {step} in {self.workdir}")
     writer = log_lib.MetricWriter(self.workdir, resume_step=step) if self.primary else log_lib.NullWriter()
     data_arg, stream = None, None
-    cond = self.gan.conditional
     if self.resident:
-      data_arg = (self.data.images, self.data.labels) if cond else self.data.images
-      data_arg = jax.device_put(data_arg, replicated(self.mesh))
+      data_arg = jax.device_put(self.data.resident(self.gan.streams), replicated(self.mesh))
     else:
       sharding = jax.sharding.NamedSharding(self.mesh, jax.sharding.PartitionSpec(
-          *((None, None) if self.gan.n_critic > 1 else (None,)), "data"))
-      stream = data_lib.stream(self.data, int(self.config.batch_size), self.gan.n_critic, self.k,
-                               int(self.config.seed), step, put=lambda x: jax.device_put(x, sharding),
-                               with_labels=cond)
+          *((None, None) if self.gan.batch_repeats > 1 else (None,)), "data"))
+      open_stream = lambda start: data_lib.stream(
+          self.data, int(self.config.batch_size), self.gan.batch_repeats, self.k, int(self.config.seed), start,
+          put=lambda x: jax.device_put(x, sharding), streams=self.gan.streams)
+      stream = open_stream(step)
     bar = log_lib.ProgressBar(total, step, batch_size=int(self.config.batch_size),
                               disable=(None if self.progress is None else not self.progress) or not self.primary,
                               file=open(os.devnull, "w") if self.quiet else None)
@@ -276,12 +279,19 @@ class Trainer:
     stopped, summary, last = "done", {}, time.perf_counter()
     try:
       while step < total:
-        k = min(self.k, total - step)
-        if stream is not None and k != self.k:  # the stream yields K-step chunks; the last call takes a prefix
-          chunk = jax.tree.map(lambda a: a[:k], next(stream))
+        stage = self.gan.stage_at(step)
+        if stage != self.stage:  # once per boundary, also when a resumed run starts exactly at one
+          self.state = replicate(self.gan.enter_stage(self.state, stage), self.mesh)
+          self.stage = stage
+        boundary = self.gan.next_boundary(step)
+        k = min(self.k, total - step, (boundary - step) if boundary is not None else self.k)
+        if stream is not None and k != self.k:  # the stream yields K-step chunks: take a prefix, then reopen
+          chunk = jax.tree.map(lambda a: a[:k], next(stream))  # it at step + k (data are a function of the step)
+          stream.close()
+          stream = open_stream(step + k)
         else:
           chunk = next(stream) if stream is not None else data_arg
-        new_state, metrics = self._fn(k)(self.state, chunk)
+        new_state, metrics = self._fn(k, stage)(self.state, chunk)
         metrics = jax.device_get(metrics)
         bad = _nonfinite(metrics, self.gan.skip_nonfinite or self.gan.sanitize_grads)
         if bad:

@@ -101,7 +101,7 @@ def flatten(prefix, tree):
 def run(name, n_devices):
   """The case's final state, metrics and samples as {canonical name: array}."""
   from jaxgan import data as data_lib
-  from jaxgan.gan import build_gan, init_state
+  from jaxgan.gan import build_gan
   from jaxgan.loop import make_train_fn
   from jaxgan.parallel import make_mesh, replicate, replicated
   config = config_for(name)
@@ -112,35 +112,33 @@ def run(name, n_devices):
   gan.check_batch(BATCH, n_devices)
   if int(config.data.get("clusters", 0) or 0):
     gan = gan.with_label_prior(np.bincount(labels, minlength=gan.num_classes))
-  state = replicate(init_state(gan, int(config.seed)), mesh)
+  state = replicate(gan.init_state(int(config.seed)), mesh)
   fn = make_train_fn(gan, mesh, BATCH, STEPS, 1, resident=not streamed)
+  data = data_lib._from_array("golden", images, labels)
   if streamed:
-    data = data_lib._from_array("golden", images, labels)
     spec = jax.sharding.PartitionSpec(*((None, None) if gan.n_critic > 1 else (None,)), "data")
     it = data_lib.stream(data, BATCH, gan.n_critic, STEPS, int(config.seed), 0,
                          put=lambda x: jax.device_put(x, jax.sharding.NamedSharding(mesh, spec)),
-                         with_labels=labels is not None)
+                         streams=gan.streams)
     chunk = next(it)
     it.close()
   else:
-    chunk = images if labels is None else (images, labels)
-    chunk = jax.device_put(chunk, replicated(mesh))
+    chunk = jax.device_put(data.resident(gan.streams), replicated(mesh))
   state, metrics = fn(state, chunk)
   state = jax.device_get(state)
   out = {"step": np.asarray(state.step), "rng": np.asarray(state.rng)}
-  out.update(flatten("g/params", state.g_params))
-  out.update(flatten("d/params", state.d_params))
-  out.update(flatten("g/vars", state.g_vars))
-  out.update(flatten("d/vars", state.d_vars))
-  out.update(flatten("g/opt", state.g_opt_state))
-  out.update(flatten("d/opt", state.d_opt_state))
-  if state.ema_params is not None:
-    out.update(flatten("g/ema", state.ema_params))
+  for player in ("g", "d"):
+    p = state.players[player]
+    out.update(flatten(f"{player}/params", p.params))
+    out.update(flatten(f"{player}/vars", p.vars))
+    out.update(flatten(f"{player}/opt", p.opt_state))
+  if "g" in state.ema:
+    out.update(flatten("g/ema", state.ema["g"]))
   out.update({f"metrics/{k}": np.asarray(v) for k, v in jax.device_get(metrics).items()})
   z = gan.sample_latents(jax.random.key(1), 8)
   y = gan.sample_labels(8, jax.random.key(2))
-  params = state.ema_params if state.ema_params is not None else state.g_params
-  out["samples"] = np.asarray(gan.generate(params, state.g_vars, z, y))
+  params = state.ema.get("g", state.params("g"))
+  out["samples"] = np.asarray(gan.generate(params, state.vars("g"), z, y))
   return out
 
 

@@ -96,12 +96,12 @@ def test_conditional_mixture_mlp_uses_the_label():
   state = init_state(gan, 0)
   z = jnp.zeros((6, gan.latent_dim))
   y = jnp.array([0, 1, 2, 0, 1, 2], jnp.int32)
-  x = gan.generate(state.g_params, state.g_vars, z, y)
+  x = gan.generate(state.params("g"), state.vars("g"), z, y)
   chex.assert_shape(x, (6, 2))
   chex.assert_tree_all_finite(x)
   np.testing.assert_allclose(x[0], x[3], rtol=1e-6)  # same z, same label → same point
   assert not np.allclose(x[0], x[1])                 # same z, other label → another point
-  logits = gan.d_apply({"params": state.d_params, **state.d_vars}, x, y)
+  logits = gan.d_apply({"params": state.params("d"), **state.vars("d")}, x, y)
   chex.assert_shape(logits, (6,))
   with pytest.raises(ValueError, match="model.num_classes = 3"):
     c = _cluster_config(k=3)

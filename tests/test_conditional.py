@@ -81,13 +81,13 @@ def test_conditional_step_needs_labels_and_uses_them():
   images, labels = labelled_dataset(8)
   real = jnp.asarray(images, jnp.float32) / 127.5 - 1
   with pytest.raises(ValueError, match="class-conditional"):
-    step_lib.train_step(gan, state, real)
-  step = jax.jit(lambda s, x, y: step_lib.train_step(gan, s, x, y))
+    step_lib.train_step(gan, state, {"real": real})
+  step = jax.jit(lambda s, x, y: step_lib.train_step(gan, s, {"real": x, "labels": y}))
   s1, m1 = step(state, real, labels)
   s2, _ = step(state, real, (labels + 1) % C)
   chex.assert_tree_all_finite((s1, m1))
   # Other labels → other D gradients (projection) and other G inputs: the updates differ.
-  diff = jax.tree.leaves(jax.tree.map(lambda a, b: float(jnp.abs(a - b).max()), s1.d_params, s2.d_params))
+  diff = jax.tree.leaves(jax.tree.map(lambda a, b: float(jnp.abs(a - b).max()), s1.params("d"), s2.params("d")))
   assert max(diff) > 0
 
 
@@ -97,7 +97,7 @@ def test_acgan_head_learns_the_classes():
   gan = build_gan(config)
   images, labels = labelled_dataset(64)
   real = jnp.asarray(images, jnp.float32) / 127.5 - 1
-  step = jax.jit(lambda s, x, y: step_lib.train_step(gan, s, x, y))
+  step = jax.jit(lambda s, x, y: step_lib.train_step(gan, s, {"real": x, "labels": y}))
   state = init_state(gan, 0)
   xents = []
   for i in range(60):
@@ -115,12 +115,12 @@ def _run(config, n_devices, k, calls, resident):
   state = replicate(init_state(gan, config.seed), mesh)
   fn = make_train_fn(gan, mesh, config.batch_size, k, resident=resident)
   images, labels = labelled_dataset(size=config.model.image_shape[0])
-  data = replicate((jnp.asarray(images), jnp.asarray(labels)), mesh)
+  data = replicate({"real": jnp.asarray(images), "labels": jnp.asarray(labels)}, mesh)
   for c in range(calls):
     if not resident:
       idx = np.random.default_rng(c).integers(0, len(images), (k, config.batch_size))
       sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(None, "data"))
-      data = jax.device_put((images[idx], labels[idx]), sharding)
+      data = jax.device_put({"real": images[idx], "labels": labels[idx]}, sharding)
     state, _ = fn(state, data)
   return jax.device_get(state)
 
@@ -149,7 +149,8 @@ def test_labelled_data_and_clear_errors(tmp_path):
     data_lib.check_labels(data_lib.load(ml_collections.ConfigDict({"name": path})), C)
   # Streamed chunks carry the labels of exactly the images they hold.
   data = data_lib.load(ml_collections.ConfigDict({"name": "mnist_offline"}))
-  x, y = next(data_lib.stream(data, 4, 1, 3, seed=0, start_step=0, with_labels=True))
+  chunk = next(data_lib.stream(data, 4, 1, 3, seed=0, start_step=0, streams=("real", "labels")))
+  x, y = chunk["real"], chunk["labels"]
   chex.assert_shape((x, y), ((3, 4, 28, 28, 1), (3, 4)))
   order = data_lib.StreamOrder(data.num, 4, 0)
   for j in range(3):

@@ -10,6 +10,7 @@ from jaxgan import step as step_lib
 from jaxgan.configs import mlp_mnist
 from jaxgan.gan import build_gan, init_state
 from jaxgan.loop import make_train_fn
+from jaxgan.models import ops
 from jaxgan.parallel import make_mesh, replicate
 
 
@@ -42,7 +43,7 @@ def test_latents_hold_uniform_one_hot_codes():
   assert gan.z_dim == 4 + 3 + 5
   z = gan.sample_latents(jax.random.key(0), 6000)
   chex.assert_shape(z, (6000, 12))
-  codes = np.asarray(gan.codes_of(z))
+  codes = np.asarray(gan.latents.codes_of(z))
   chex.assert_shape(codes, (6000, 2))
   for start, k, col in ((4, 3, 0), (7, 5, 1)):
     block = np.asarray(z[:, start:start + k])
@@ -55,26 +56,32 @@ def test_latents_hold_uniform_one_hot_codes():
   assert len(np.unique(codes[:, 0] * 5 + codes[:, 1])) == 15               # the codes are drawn independently
 
 
+def info_xent(gan, out, z):
+  """The D phase's InfoGAN term on D's raw output `out` for the fakes of latents z."""
+  term = next(t for t in gan.phases[0].terms if t.name == "info")
+  return term.fn(None, {"fake": gan.d_outputs(out), "z": z})[0]
+
+
 def test_info_xent_is_the_codes_cross_entropy_per_pack_member():
   gan = build_gan(info_config(codes=(3, 5), pack=2))
   z = gan.sample_latents(jax.random.key(1), 8)
-  codes = np.asarray(gan.codes_of(z))
+  codes = np.asarray(gan.latents.codes_of(z))
   s = 3 + 5
   # Uniform Q logits: ln 3 + ln 5 whatever the codes.
   out = jnp.zeros((4, 1 + 2 * s))
-  chex.assert_trees_all_close(step_lib.info_xent(gan, out, z), np.log(3) + np.log(5), rtol=1e-6)
+  chex.assert_trees_all_close(info_xent(gan, out, z), np.log(3) + np.log(5), rtol=1e-6)
   # Logits of +20 on each sample's own codes, member j of pack p in columns 1 + j·s …: cross-entropy ≈ 0.
   q = np.zeros((8, s), np.float32)
   q[np.arange(8), codes[:, 0]] = 20
   q[np.arange(8), 3 + codes[:, 1]] = 20
   out = jnp.concatenate([jnp.zeros((4, 1)), jnp.asarray(q.reshape(4, 2 * s))], axis=1)
-  assert float(step_lib.info_xent(gan, out, z)) < 1e-6
+  assert float(info_xent(gan, out, z)) < 1e-6
   # The same logits with the pack members swapped miss every code that differs between a pack's two samples.
   swapped = jnp.concatenate([jnp.zeros((4, 1)), jnp.asarray(q.reshape(4, 2, s)[:, ::-1].reshape(4, 2 * s))], axis=1)
-  assert float(step_lib.info_xent(gan, swapped, z)) > 1.0
-  logits, cls = gan.split_logits(out)
-  chex.assert_shape(logits, (4,))
-  assert cls is None
+  assert float(info_xent(gan, swapped, z)) > 1.0
+  heads = gan.d_outputs(out)
+  chex.assert_shape(heads["logits"], (4,))
+  assert sorted(heads) == ["logits", "q"]
 
 
 def test_q_learns_to_read_the_codes_and_g_uses_them():
@@ -83,7 +90,7 @@ def test_q_learns_to_read_the_codes_and_g_uses_them():
   config.optim.d.lr = config.optim.g.lr = 2e-3
   gan = build_gan(config)
   real = jnp.asarray(blobs(256), jnp.float32) / 127.5 - 1
-  step = jax.jit(lambda s, x: step_lib.train_step(gan, s, x))
+  step = jax.jit(lambda s, x: step_lib.train_step(gan, s, {"real": x}))
   state = init_state(gan, 0)
   xents = []
   for i in range(60):
@@ -95,7 +102,7 @@ def test_q_learns_to_read_the_codes_and_g_uses_them():
   # G's output depends on the code: the same Gaussian latent with each of the 4 codes gives 4 different images.
   z = gan.sample_latents(jax.random.key(3), 1)
   zs = jnp.concatenate([jnp.repeat(z[:, :4], 4, 0), jnp.eye(4)], axis=1)
-  x = np.asarray(gan.generate(state.g_params, state.g_vars, zs))
+  x = np.asarray(gan.generate(state.params("g"), state.vars("g"), zs))
   assert min(np.abs(x[i] - x[j]).mean() for i in range(4) for j in range(i)) > 1e-3
 
 
@@ -106,16 +113,17 @@ def test_per_channel_q_reads_each_code_from_its_own_channel():
   gan = build_gan(config)
   state = init_state(gan, 0)
   x = jax.random.uniform(jax.random.key(0), (4, 28, 28, 3), minval=-1, maxval=1)
-  d = lambda x: gan.d_apply({"params": state.d_params, **state.d_vars}, step_lib.ops.pack(x, 2), train=False)
-  q = np.asarray(gan.info_logits(d(x))).reshape(4, 3, 5)       # [sample, code = channel, logits]
+  d = lambda x: gan.d_apply({"params": state.params("d"), **state.vars("d")}, ops.pack(x, 2), train=False)
+  q_of = lambda out: gan.d_outputs(out)["q"].reshape(-1, 15)  # Q's logits per sample
+  q = np.asarray(q_of(d(x))).reshape(4, 3, 5)       # [sample, code = channel, logits]
   chex.assert_shape(d(x), (2, 1 + 2 * 15))
-  changed = np.asarray(gan.info_logits(d(x.at[1, ..., 2].set(0.5)))).reshape(4, 3, 5)
+  changed = np.asarray(q_of(d(x.at[1, ..., 2].set(0.5)))).reshape(4, 3, 5)
   moved = np.abs(changed - q).max(-1)                            # [sample, code]
   assert moved[1, 2] > 1e-4                                      # sample 1's code 2 read from its channel 2
   np.testing.assert_array_equal(np.delete(moved.reshape(-1), 1 * 3 + 2), 0.0)  # nothing else moved
   # One shared reader: the same grey image in any channel gives the same logits.
   same = jnp.broadcast_to(x[:, :, :, :1], x.shape)
-  qs = np.asarray(gan.info_logits(d(same))).reshape(4, 3, 5)
+  qs = np.asarray(q_of(d(same))).reshape(4, 3, 5)
   np.testing.assert_allclose(qs[:, 1], qs[:, 0], rtol=1e-5, atol=1e-6)
   np.testing.assert_allclose(qs[:, 2], qs[:, 0], rtol=1e-5, atol=1e-6)
 
@@ -125,7 +133,7 @@ def _run(config, n_devices, calls=2, k=2):
   gan = build_gan(config, "data")
   state = replicate(init_state(gan, config.seed), mesh)
   fn = make_train_fn(gan, mesh, config.batch_size, k, resident=True)
-  data = replicate(jnp.asarray(blobs()), mesh)
+  data = replicate({"real": jnp.asarray(blobs())}, mesh)
   metrics = []
   for _ in range(calls):
     state, m = fn(state, data)
@@ -153,7 +161,7 @@ def test_trainer_checkpoint_and_sampling(tmp_path):
   trainer = Trainer(config, workdir, quiet=True)
   trainer.train()
   run = load_run(workdir)
-  assert run.gan.info_codes == (10,) and run.step == 4
+  assert run.gan.latents.codes == (10,) and run.step == 4
   x = generate(run, 12, seed=2)
   chex.assert_shape(x, (12, 28, 28, 1))
   np.testing.assert_array_equal(generate(run, 12, seed=2), x)   # one seed, one draw (codes included)

@@ -32,7 +32,7 @@ def test_preset_builds_and_a_step_traces(name):
   lead = (int(config.batch_size),) if gan.n_critic == 1 else (gan.n_critic, int(config.batch_size))
   real = jax.ShapeDtypeStruct((*lead, *gan.image_shape), jnp.float32)
   labels = jax.ShapeDtypeStruct(lead, jnp.int32) if gan.num_classes else None
-  new_state, metrics = jax.eval_shape(lambda s, x, y: train_step(gan, s, x, y), state, real, labels)
+  new_state, metrics = jax.eval_shape(lambda s, x, y: train_step(gan, s, {"real": x, "labels": y}), state, real, labels)
   assert jax.tree.map(lambda a: (a.shape, a.dtype), new_state) == jax.tree.map(lambda a: (a.shape, a.dtype), state)
   for key in ("d_loss", "g_loss", "d_real", "d_fake"):
     assert metrics[key].shape == ()

@@ -13,6 +13,7 @@ from jax.sharding import PartitionSpec as P
 from jaxgan import step as step_lib
 from jaxgan.configs import base
 from jaxgan.gan import build_gan, init_state
+from jaxgan.state import PlayerState
 from jaxgan.models import get_model
 from jaxgan.models.conditional import ConditionalBatchNorm
 from jaxgan.parallel import make_mesh
@@ -192,9 +193,10 @@ def _host_filled_state(gan):
   g_vars = _variables(gan.generator, jnp.zeros((2, gan.latent_dim)), train=False, seed=1)
   d_vars = _variables(gan.discriminator, jnp.zeros((2,) + gan.d_input_shape), train=False, seed=2)
   g_params, d_params = g_vars.pop("params"), d_vars.pop("params")
+  players = {name: PlayerState(params, variables, gan.players[name].tx.init(params))
+             for name, params, variables in (("g", g_params, g_vars), ("d", d_params, d_vars))}
   state = shapes.replace(step=jnp.zeros((), jnp.int32), rng=jnp.zeros(shapes.rng.shape, shapes.rng.dtype),
-                         g_params=g_params, d_params=d_params, g_vars=g_vars, d_vars=d_vars,
-                         g_opt_state=gan.g_tx.init(g_params), d_opt_state=gan.d_tx.init(d_params))
+                         stage=jnp.zeros((), jnp.int32), players=players)
   chex.assert_trees_all_equal_shapes_and_dtypes(state, shapes)
   return state
 
@@ -202,17 +204,17 @@ def _host_filled_state(gan):
 def test_engine_train_steps_stay_finite_and_update_state():
   gan = build_gan(_engine_config())
   state = _host_filled_state(gan)
-  assert set(state.d_vars) == {"spectral"} and set(state.g_vars) == {"batch_stats"}
+  assert set(state.vars("d")) == {"spectral"} and set(state.vars("g")) == {"batch_stats"}
   reals = jnp.asarray(np.random.default_rng(0).uniform(-1, 1, size=(2, 8, 28, 28, 1)), jnp.float32)
-  step = _jit(lambda s, x: step_lib.train_step(gan, s, x))
+  step = _jit(lambda s, x: step_lib.train_step(gan, s, {"real": x}))
   s = state
   for i in range(2):
     s, metrics = step(s, reals[i])
     chex.assert_tree_all_finite((s, metrics))
     assert float(metrics["nonfinite"]) == 0
   assert int(s.step) == 2
-  for before, after in ((state.d_vars, s.d_vars), (state.g_vars, s.g_vars), (state.g_params, s.g_params),
-                        (state.d_params, s.d_params)):
+  for before, after in ((state.vars("d"), s.vars("d")), (state.vars("g"), s.vars("g")), (state.params("g"), s.params("g")),
+                        (state.params("d"), s.params("d"))):
     diffs = [float(jnp.max(jnp.abs(a - b))) for a, b in zip(jax.tree.leaves(before), jax.tree.leaves(after))
              if a.size > 1]  # a [F, 1] head's u is a fixed point
     assert min(diffs) > 0

@@ -164,10 +164,10 @@ def test_dcgan_discriminator_with_spectral_norm_trains_and_updates_u():
   c.model.spectral_norm_d, c.model.d_norm = True, "none"
   gan = build_gan(c)
   state = init_state(gan, 0)
-  assert set(state.d_vars) == {"spectral"} and len(jax.tree.leaves(state.d_vars)) == 3  # 2 convs + the head
+  assert set(state.vars("d")) == {"spectral"} and len(jax.tree.leaves(state.vars("d"))) == 3  # 2 convs + the head
   real = jax.random.uniform(jax.random.key(0), (8, 28, 28, 1), minval=-1, maxval=1)
   labels = jnp.arange(8) % 10
-  new, metrics = jax.jit(lambda s, x, y: step_lib.train_step(gan, s, x, y))(state, real, labels)
+  new, metrics = jax.jit(lambda s, x, y: step_lib.train_step(gan, s, {"real": x, "labels": y}))(state, real, labels)
   chex.assert_tree_all_finite((new, metrics))
-  moved = jax.tree.map(lambda a, b: float(jnp.abs(a - b).max()) if a.size > 1 else 1.0, new.d_vars, state.d_vars)
+  moved = jax.tree.map(lambda a, b: float(jnp.abs(a - b).max()) if a.size > 1 else 1.0, new.vars("d"), state.vars("d"))
   assert min(jax.tree.leaves(moved)) > 0  # the power iteration stepped (a 1-output layer's u is always ±1)

@@ -27,8 +27,8 @@ def test_lazy_penalty_is_weight_times_interval_on_every_nth_d_update():
   def d_update_fn(pen):
     gan = build_gan(sgd(tiny_config(penalty=pen)))
     state = init_state(gan, 0)
-    fn = jax.jit(lambda s, x, count: step_lib.d_step(gan, s, x, jax.random.key(7), count))
-    return lambda count: (lambda out: (out[0].d_params, out[1]))(fn(state, REAL, jnp.int32(count)))
+    fn = jax.jit(lambda s, x, count: step_lib.run_phase(gan, gan.phases[0], s, {"real": x}, jax.random.key(7), count))
+    return lambda count: (lambda out: (out[0].params("d"), out[1]))(fn(state, REAL, jnp.int32(count)))
   lazy = d_update_fn(penalty("r1", 2.0, interval=3))
   eager, m_eager = d_update_fn(penalty("r1", 2.0 * 3))(0)
   plain, _ = d_update_fn(penalty("none", 0.0))(0)
@@ -45,37 +45,37 @@ def test_weight_clipping_bounds_d_only_and_ema_starts_at_g():
   config = tiny_config(ema_decay=0.99, ema_rampup=0.05)
   config.optim.d = ml_collections.ConfigDict(dict(name="rmsprop", lr=5e-5, clip=0.01))
   gan = build_gan(config)
-  new, _ = jax.jit(lambda s, x: step_lib.train_step(gan, s, x))(init_state(gan, 0), REAL)
-  d_max = max(float(jnp.abs(x).max()) for x in jax.tree.leaves(new.d_params))
+  new, _ = jax.jit(lambda s, x: step_lib.train_step(gan, s, {"real": x}))(init_state(gan, 0), REAL)
+  d_max = max(float(jnp.abs(x).max()) for x in jax.tree.leaves(new.params("d")))
   assert d_max <= 0.01
   assert np.isclose(d_max, 0.01)  # torch-style init exceeds 0.01, so the bound is reached
-  assert max(float(jnp.abs(x).max()) for x in jax.tree.leaves(new.g_params)) > 0.01
-  chex.assert_trees_all_equal(new.ema_params, new.g_params)  # ramped β_0 = 0: the EMA starts at G
+  assert max(float(jnp.abs(x).max()) for x in jax.tree.leaves(new.params("g"))) > 0.01
+  chex.assert_trees_all_equal(new.ema["g"], new.params("g"))  # ramped β_0 = 0: the EMA starts at G
 
 
 def test_sanitized_nonfinite_gradients_are_flagged_and_zeroed():
   gan = build_gan(tiny_config(sanitize_grads=True))
   state = init_state(gan, 0)
   real = REAL.at[0, 0, 0, 0].set(jnp.nan)  # the D loss and every D gradient become NaN
-  new, metrics = jax.jit(lambda s, x: step_lib.train_step(gan, s, x))(state, real)
+  new, metrics = jax.jit(lambda s, x: step_lib.train_step(gan, s, {"real": x}))(state, real)
   assert float(metrics["nonfinite"]) == 1.0
-  chex.assert_tree_all_finite((new.d_params, new.d_opt_state, new.g_params))
+  chex.assert_tree_all_finite((new.params("d"), new.players["d"].opt_state, new.params("g")))
   # Adam's first update with a zero gradient is zero: D is unchanged, G (whose gradients were finite) moved.
-  chex.assert_trees_all_close(new.d_params, state.d_params)
+  chex.assert_trees_all_close(new.params("d"), state.params("d"))
   tree = {"a": jnp.array([1.0, jnp.inf, -jnp.inf, jnp.nan])}
   np.testing.assert_array_equal(step_lib.sanitize(tree)["a"], [1.0, 0.0, 0.0, 0.0])
 
 
 def test_ema_ramp_up():
   gan = build_gan(tiny_config(ema_decay=0.99, ema_rampup=0.05))
-  beta = lambda t: float(step_lib.ema_beta(gan, jnp.int32(t), 64))
+  beta = lambda t: float(gan.phases[1].after[0].beta(jnp.int32(t), 64))
   half_life = 64 * np.log(0.5) / np.log(0.99)               # images
   assert beta(0) == 0.0
   np.testing.assert_allclose(beta(100), 0.5 ** (64 / (100 * 64 * 0.05)), rtol=1e-5)  # ramping: 0.5^(1/5)
   np.testing.assert_allclose(beta(10 ** 6), 0.99, rtol=1e-6)
   assert beta(100) < beta(200) < 0.99 and half_life / (64 * 0.05) > 200  # still ramping at 200
   constant = build_gan(tiny_config(ema_decay=0.99))
-  assert float(step_lib.ema_beta(constant, jnp.int32(0), 64)) == np.float32(0.99)
+  assert float(constant.phases[1].after[0].beta(jnp.int32(0), 64)) == np.float32(0.99)
 
 
 def test_optimistic_adam_matches_optax():
@@ -172,10 +172,10 @@ def test_d_step_never_puts_real_and_fake_in_one_cross_sample_group(batch, layer)
   gan = build_gan(config)
   assert gan.d_groups == (4,)
   state = init_state(gan, 0)
-  other_g = jax.tree.map(lambda p: 3.0 * p + 0.1, state.g_params)  # another G: other fakes
+  other_g = jax.tree.map(lambda p: 3.0 * p + 0.1, state.params("g"))  # another G: other fakes
   real = jnp.asarray(np.random.default_rng(0).uniform(-1, 1, (batch, 8, 8, 1)), jnp.float32)
-  fn = jax.jit(lambda s: step_lib.d_step(gan, s, real, jax.random.key(3))[1])
-  m, m_other = fn(state), fn(state.replace(g_params=other_g))
+  fn = jax.jit(lambda s: step_lib.run_phase(gan, gan.phases[0], s, {"real": real}, jax.random.key(3), 0)[1])
+  m, m_other = fn(state), fn(state.with_player("g", params=other_g))
   assert abs(float(m["d_fake"]) - float(m_other["d_fake"])) > 1e-4  # the fakes did change
   chex.assert_trees_all_close(m["d_real"], m_other["d_real"], rtol=0, atol=0)
 
@@ -210,10 +210,10 @@ def test_mixture_points_train_finite():
   mesh = make_mesh(jax.devices()[:1])
   gan = build_gan(config, "data")
   state = replicate(init_state(gan, 0), mesh)
-  state, metrics = make_train_fn(gan, mesh, config.batch_size, 60)(state, replicate(data, mesh))
+  state, metrics = make_train_fn(gan, mesh, config.batch_size, 60)(state, replicate({"real": data}, mesh))
   chex.assert_tree_all_finite((state, metrics))
   assert not metrics["nonfinite"].any() and metrics["d_penalty"][::2].min() > 0
-  points = gan.generate(state.ema_params, state.g_vars, gan.sample_latents(jax.random.key(1), 500))
+  points = gan.generate(state.ema["g"], state.vars("g"), gan.sample_latents(jax.random.key(1), 500))
   chex.assert_shape(points, (500, 2))
   # 60 steps pull G's points (initially near 0) out toward the unit ring
   assert 0.3 < float(jnp.median(jnp.linalg.norm(points, axis=1))) < 2.0

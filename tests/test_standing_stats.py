@@ -25,7 +25,7 @@ def cond_dcgan():
   gan = build_gan(config)
   state = init_state(gan, 0)
   # weights unlike init, as an EMA generator's are, so the statistics are far from (0, 1)
-  state = state.replace(ema_params=_perturbed(state.g_params, jax.random.key(7)))
+  state = state.replace(ema={"g": _perturbed(state.params("g"), jax.random.key(7))})
   return config, gan, state
 
 
@@ -34,13 +34,13 @@ def test_one_batch_gives_that_batchs_statistics(cond_dcgan):
   # Statistics recomputed from exactly that batch must make the two outputs agree.
   _, gan, state = cond_dcgan
   key, batch = jax.random.key(3), 16
-  g_vars = gan.standing_stats(state.ema_params, state.g_vars, key, batches=1, batch=batch)
+  g_vars = gan.standing_stats(state.ema["g"], state.vars("g"), key, batches=1, batch=batch)
   z = gan.sample_latents(jax.random.split(key, 1)[0], batch)
   y = gan.balanced_labels(batch)
-  train_out, _ = gan.g_apply({"params": state.ema_params, **state.g_vars}, z, y, train=True, mutable=["batch_stats"])
-  infer_out = gan.generate(state.ema_params, g_vars, z, y)
+  train_out, _ = gan.g_apply({"params": state.ema["g"], **state.vars("g")}, z, y, train=True, mutable=["batch_stats"])
+  infer_out = gan.generate(state.ema["g"], g_vars, z, y)
   chex.assert_trees_all_close(infer_out, train_out, atol=2e-4)
-  stale_out = gan.generate(state.ema_params, state.g_vars, z, y)  # G's init statistics: visibly different
+  stale_out = gan.generate(state.ema["g"], state.vars("g"), z, y)  # G's init statistics: visibly different
   assert float(jnp.abs(stale_out - train_out).max()) > 0.05
 
 
@@ -52,39 +52,39 @@ def test_cluster_conditioned_statistics_come_from_the_cluster_prior(cond_dcgan):
   counts[1] = 5
   gan = gan.with_label_prior(counts)
   key, batch = jax.random.key(4), 16
-  g_vars = gan.standing_stats(state.ema_params, state.g_vars, key, batches=1, batch=batch)
+  g_vars = gan.standing_stats(state.ema["g"], state.vars("g"), key, batches=1, batch=batch)
   z = gan.sample_latents(jax.random.split(key, 1)[0], batch)
   y = jnp.ones((batch,), jnp.int32)
-  train_out, _ = gan.g_apply({"params": state.ema_params, **state.g_vars}, z, y, train=True, mutable=["batch_stats"])
-  chex.assert_trees_all_close(gan.generate(state.ema_params, g_vars, z, y), train_out, atol=2e-4)
+  train_out, _ = gan.g_apply({"params": state.ema["g"], **state.vars("g")}, z, y, train=True, mutable=["batch_stats"])
+  chex.assert_trees_all_close(gan.generate(state.ema["g"], g_vars, z, y), train_out, atol=2e-4)
   # statistics of balanced labels (what a class-conditional GAN uses) would not do here
-  balanced = dataclasses.replace(gan, label_prior=None).standing_stats(state.ema_params, state.g_vars, key, 1, batch)
-  assert float(jnp.abs(gan.generate(state.ema_params, balanced, z, y) - train_out).max()) > 0.05
+  balanced = dataclasses.replace(gan, label_prior=None).standing_stats(state.ema["g"], state.vars("g"), key, 1, batch)
+  assert float(jnp.abs(gan.generate(state.ema["g"], balanced, z, y) - train_out).max()) > 0.05
 
 
 def test_many_batches_average_the_batch_statistics(cond_dcgan):
   # dcgan's BatchNorm has momentum 0.9: one update from zero statistics stores 0.1 × the batch statistic
   _, gan, state = cond_dcgan
   key, batches, batch = jax.random.key(5), 3, 8
-  got = gan.standing_stats(state.ema_params, state.g_vars, key, batches=batches, batch=batch)
-  zeros = jax.tree.map(jnp.zeros_like, state.g_vars["batch_stats"])
+  got = gan.standing_stats(state.ema["g"], state.vars("g"), key, batches=batches, batch=batch)
+  zeros = jax.tree.map(jnp.zeros_like, state.vars("g")["batch_stats"])
   per_batch = []
   for k in jax.random.split(key, batches):
-    _, new = gan.g_apply({"params": state.ema_params, **state.g_vars, "batch_stats": zeros},
+    _, new = gan.g_apply({"params": state.ema["g"], **state.vars("g"), "batch_stats": zeros},
                          gan.sample_latents(k, batch), gan.balanced_labels(batch), train=True, mutable=["batch_stats"])
     per_batch.append(jax.tree.map(lambda s: s / 0.1, new["batch_stats"]))
   want = jax.tree.map(lambda *s: sum(s) / batches, *per_batch)
   chex.assert_trees_all_close(got["batch_stats"], want, rtol=1e-4, atol=1e-5)
   chex.assert_tree_all_finite(got)
-  chex.assert_trees_all_equal_shapes(got, state.g_vars)
+  chex.assert_trees_all_equal_shapes(got, state.vars("g"))
 
 
 def test_no_batchnorm_or_zero_batches_leaves_the_variables(cond_dcgan):
   _, gan, state = cond_dcgan
-  assert gan.standing_stats(state.ema_params, state.g_vars, jax.random.key(0), batches=0) is state.g_vars
+  assert gan.standing_stats(state.ema["g"], state.vars("g"), jax.random.key(0), batches=0) is state.vars("g")
   mix = build_gan(ring8.get_config())  # an MLP generator with no BatchNorm
   mstate = init_state(mix, 0)
-  assert mix.standing_stats(mstate.ema_params, mstate.g_vars, jax.random.key(0)) is mstate.g_vars
+  assert mix.standing_stats(mstate.ema["g"], mstate.vars("g"), jax.random.key(0)) is mstate.vars("g")
 
 
 def test_generate_samples_the_ema_generator_with_standing_statistics(cond_dcgan):
@@ -95,8 +95,8 @@ def test_generate_samples_the_ema_generator_with_standing_statistics(cond_dcgan)
   x = generate(run, 12, seed=1, ema=True)
   assert x.dtype == np.uint8 and x.shape == (12, 28, 28, 1)
   np.testing.assert_array_equal(x, generate(run, 12, seed=1, ema=True))  # deterministic
-  g_vars = standing_fn(gan, config)(state.ema_params, state.g_vars)
-  want = generate(Run(config, gan, state.replace(g_vars=g_vars), 0), 12, seed=1, ema=True, standing_stats=0)
+  g_vars = standing_fn(gan, config)(state.ema["g"], state.vars("g"))
+  want = generate(Run(config, gan, state.with_player("g", vars=g_vars), 0), 12, seed=1, ema=True, standing_stats=0)
   np.testing.assert_array_equal(x, want)
   stale = generate(run, 12, seed=1, ema=True, standing_stats=0)
   assert np.abs(stale.astype(int) - x.astype(int)).max() > 10

@@ -72,14 +72,14 @@ def run(config, n_devices, k, calls, resident=True, unroll=1):
   fn = make_train_fn(gan, mesh, config.batch_size, k, unroll=unroll, resident=resident)
   data = dataset()
   if resident:
-    data = replicate(jnp.asarray(data), mesh)
+    data = replicate({"real": jnp.asarray(data)}, mesh)
   all_metrics = []
   for c in range(calls):
     if not resident:
       rng = np.random.default_rng(c)
       shape = (k, config.batch_size) if config.n_critic == 1 else (k, config.n_critic, config.batch_size)
       chunk = dataset()[rng.integers(0, 32, shape)]
-      data = jax.device_put(chunk, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(
+      data = jax.device_put({"real": chunk}, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(
           *((None,) * (len(shape) - 1)), "data")))
     state, metrics = fn(state, data)
     all_metrics.append(jax.device_get(metrics))
@@ -91,12 +91,12 @@ def test_train_step_is_pure_and_updates_everything():
   gan = build_gan(config)
   state = init_state(gan, 0)
   real = jnp.asarray(dataset()[:8], jnp.float32) / 127.5 - 1
-  s1, m1 = jax.jit(lambda s, x: step_lib.train_step(gan, s, x))(state, real)
-  s2, m2 = jax.jit(lambda s, x: step_lib.train_step(gan, s, x))(state, real)
+  s1, m1 = jax.jit(lambda s, x: step_lib.train_step(gan, s, {"real": x}))(state, real)
+  s2, m2 = jax.jit(lambda s, x: step_lib.train_step(gan, s, {"real": x}))(state, real)
   chex.assert_trees_all_equal((s1, m1), (s2, m2))  # same inputs, same outputs: no hidden randomness
   assert int(s1.step) == 1
-  chex.assert_tree_all_finite((s1.g_params, s1.d_params, m1))
-  for before, after in ((state.g_params, s1.g_params), (state.d_params, s1.d_params)):
+  chex.assert_tree_all_finite((s1.params("g"), s1.params("d"), m1))
+  for before, after in ((state.params("g"), s1.params("g")), (state.params("d"), s1.params("d"))):
     diffs = jax.tree.leaves(jax.tree.map(lambda a, b: float(jnp.max(jnp.abs(a - b))), before, after))
     assert min(diffs) > 0, "every parameter should move after one Adam step"
   assert set(m1) == {"d_loss", "g_loss", "d_real", "d_fake", "nonfinite"}
@@ -129,7 +129,7 @@ def test_four_devices_match_one(model, resident):
   chex.assert_trees_all_close(s4, s1, rtol=2e-5, atol=2e-5)
   chex.assert_trees_all_close(m4, m1, rtol=2e-5, atol=2e-5)
   if model == "tiny_bn_test":  # running batch statistics were updated, identically
-    leaves = jax.tree.leaves(s4.d_vars)
+    leaves = jax.tree.leaves(s4.vars("d"))
     assert leaves and any(np.abs(x).max() > 0 for x in leaves)
 
 
@@ -138,11 +138,11 @@ def test_n_critic_two_and_ema():
   s1, m1 = run(config, 1, k=2, calls=1)
   s4, m4 = run(config, 4, k=2, calls=1)
   chex.assert_trees_all_close(s4, s1, rtol=2e-5, atol=2e-5)
-  assert s1.ema_params is not None
+  assert s1.ema["g"] is not None
   # EMA lies strictly between the initial and current parameters after two updates with decay 0.9
-  init = init_state(build_gan(config), config.seed).g_params
-  gap_ema = jax.tree.leaves(jax.tree.map(lambda e, p: float(jnp.abs(e - p).max()), s1.ema_params, s1.g_params))
-  gap_init = jax.tree.leaves(jax.tree.map(lambda i, p: float(jnp.abs(i - p).max()), init, s1.g_params))
+  init = init_state(build_gan(config), config.seed).params("g")
+  gap_ema = jax.tree.leaves(jax.tree.map(lambda e, p: float(jnp.abs(e - p).max()), s1.ema["g"], s1.params("g")))
+  gap_init = jax.tree.leaves(jax.tree.map(lambda i, p: float(jnp.abs(i - p).max()), init, s1.params("g")))
   assert all(0 < e < i for e, i in zip(gap_ema, gap_init))
 
 
@@ -156,26 +156,26 @@ def test_nonfinite_update_is_flagged_and_skipped_when_configured():
   config = tiny_config(nonfinite="skip")
   gan = build_gan(config)
   state = init_state(gan, 0)
-  bad = state.replace(d_params=jax.tree.map(lambda x: x.at[..., 0].set(jnp.nan) if x.ndim == 2 else x,
-                                            state.d_params))
+  bad = state.with_player("d", params=jax.tree.map(lambda x: x.at[..., 0].set(jnp.nan) if x.ndim == 2 else x,
+                                            state.params("d")))
   real = jnp.zeros((8, 8, 8, 1))
-  new, metrics = jax.jit(lambda s, x: step_lib.train_step(gan, s, x))(bad, real)
+  new, metrics = jax.jit(lambda s, x: step_lib.train_step(gan, s, {"real": x}))(bad, real)
   assert float(metrics["nonfinite"]) == 1.0
-  chex.assert_trees_all_equal(new.g_params, bad.g_params)  # G's gradient went through the NaN D: skipped
-  chex.assert_trees_all_equal(new.g_opt_state, bad.g_opt_state)
+  chex.assert_trees_all_equal(new.params("g"), bad.params("g"))  # G's gradient went through the NaN D: skipped
+  chex.assert_trees_all_equal(new.players["g"].opt_state, bad.players["g"].opt_state)
 
 
 @pytest.mark.parametrize("bad", [jnp.nan, jnp.inf, -jnp.inf])
 @pytest.mark.parametrize("where", ["a", "b"])
 def test_all_finite_flags_any_nonfinite_entry(bad, where):
   tree = {"a": jnp.ones((3, 4)), "b": [jnp.zeros(5), jnp.arange(6.0)]}
-  assert bool(step_lib._all_finite(tree))
+  assert bool(step_lib.all_finite(tree))
   if where == "a":
     tree["a"] = tree["a"].at[1, 2].set(bad)
   else:
     tree["b"][1] = tree["b"][1].at[4].set(bad)
-  assert not bool(step_lib._all_finite(tree))
-  assert bool(step_lib._all_finite({}))
+  assert not bool(step_lib.all_finite(tree))
+  assert bool(step_lib.all_finite({}))
 
 
 @pytest.mark.parametrize("n_devices, reduces", [(1, False), (4, True)])
@@ -186,5 +186,5 @@ def test_cross_device_reductions_only_on_a_multi_device_mesh(n_devices, reduces)
   gan = build_gan(config, "data")
   fn = make_train_fn(gan, mesh, config.batch_size, 2)
   state = replicate(init_state(gan, config.seed), mesh)
-  hlo = fn.lower(state, replicate(jnp.asarray(dataset()), mesh)).compile().as_text()
+  hlo = fn.lower(state, replicate({"real": jnp.asarray(dataset())}, mesh)).compile().as_text()
   assert ("all-reduce" in hlo) == reduces

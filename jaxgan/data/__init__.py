@@ -37,6 +37,11 @@ class ImageData:
       raise DataError(f"dataset {self.name} has no class labels")
     return self.get_labels(idx)
 
+  def resident(self, streams) -> dict:
+    """The named streams ("real" images, "labels") of the whole set in host memory, for device-resident training."""
+    arrays = {"real": self.images, "labels": self.labels}
+    return {name: arrays[name] for name in streams}
+
   @property
   def has_labels(self) -> bool:
     return self.labels is not None or self.get_labels is not None
@@ -180,19 +185,21 @@ class StreamOrder:
 
 
 def stream(data: ImageData, batch: int, n_critic: int, k: int, seed: int, start_step: int,
-           prefetch: int = 2, put: Callable = lambda x: x, with_labels: bool = False) -> Iterator[np.ndarray]:
-  """Yields chunks [k, (n_critic,) batch, H, W, C] uint8 (with `with_labels`, the pair (images, int32 labels
-  [k, (n_critic,) batch])) for steps start_step, start_step + k, ...; a background thread reads ahead `prefetch`
+           prefetch: int = 2, put: Callable = lambda x: x, streams: Tuple[str, ...] = ("real",)) -> Iterator[dict]:
+  """Yields chunks {"real": uint8 [k, (n_critic,) batch, H, W, C]} (with "labels" in `streams`, also int32 labels
+  [k, (n_critic,) batch]) for steps start_step, start_step + k, ...; a background thread reads ahead `prefetch`
   chunks and `put`s them on the device."""
   order = StreamOrder(data.num, batch, seed)
+  unknown = set(streams) - {"real", "labels"}
+  if unknown:
+    raise DataError(f"an image dataset has the streams 'real' and 'labels', not {sorted(unknown)}")
 
   def chunk(step):
     idx = np.stack([np.stack([order.indices((step + j) * n_critic + c) for c in range(n_critic)])
                     for j in range(k)])
     idx = idx if n_critic > 1 else idx[:, 0]
-    if with_labels:
-      return put((data.get(idx), data.labels_at(idx)))
-    return put(data.get(idx))
+    read = {"real": data.get, "labels": data.labels_at}
+    return put({name: read[name](idx) for name in streams})
 
   q: "queue.Queue" = queue.Queue(maxsize=prefetch)
   stop = threading.Event()

@@ -181,7 +181,7 @@ class DCGANDiscriminator(nn.Module):
   def _channel_q(self, x_PxHxWxMC: Array) -> Array:
     """Per-channel Q: every channel of every (packed) input is one grey image, read by one shared small conv net
     (Conv 16-LReLU, Conv 32-LReLU, Dense 64-LReLU, Dense K at width 1) into K code logits; [P, M·C·K], channel by
-    channel within each pack member, as `GAN.info_logits` expects."""
+    channel within each pack member, as the InfoGAN term (terms.info) expects."""
     p, h, w, mc = x_PxHxWxMC.shape
     k = self.info_outputs // mc
     c = lambda n: _scale(n, self.width)
