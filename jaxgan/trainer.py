@@ -177,7 +177,9 @@ class Trainer:
   def fixed_latents(self):
     return self.gan.sample_latents(jax.random.key(int(self.config.seed) + 10_000), self._grid()[0])
 
-  def write_samples(self, step: int) -> None:
+  def write_samples(self, step: int, writer=None) -> None:
+    """Sample grids (G and EMA G) as samples/*.png and, with a `writer`, as TensorBoard images samples/g and
+    samples/ema_g at `step`; 2-D point models log their scatter plot PNG."""
     os.makedirs(os.path.join(self.workdir, "samples"), exist_ok=True)
     n, columns = self._grid()
     z = self.fixed_latents()
@@ -199,8 +201,11 @@ class Trainer:
       path = os.path.join(self.workdir, "samples", f"{tag}step_{step:07d}.png")
       if x.ndim == 2:
         log_lib.save_points_plot(x, path, title=f"{tag}step {step}")
+        grid = log_lib.read_png(path) if writer is not None else None
       else:
-        log_lib.save_image_grid(x, path, nrow=columns)
+        grid = log_lib.save_image_grid(x, path, nrow=columns)
+      if writer is not None:
+        writer.write_image(step, f"samples/{tag}g", grid)
     if self.primary:
       log_lib.plot_losses(os.path.join(self.workdir, log_lib.METRICS_FILE),
                           os.path.join(self.workdir, "losses.png"))
@@ -302,7 +307,7 @@ class Trainer:
         bar.update(k, d_loss=summary["d_loss"], g_loss=summary["g_loss"],
                    **{"D(x)": summary["d_real"], "D(G(z))": summary["d_fake"]})
         if step % self.sample_every == 0 or step == total:
-          self.write_samples(step)
+          self.write_samples(step, writer)
         if self.eval_every and (step % self.eval_every == 0 or step == total):
           self.evaluate(step, writer)
         if step % self.checkpoint_every == 0 or step == total:

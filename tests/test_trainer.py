@@ -130,3 +130,46 @@ def test_conv_presets_on_cpu_never_compile_one_step_a_call():
   explicit = wgan_mnist.get_config()
   explicit.steps_per_call = 1  # a user's explicit choice is kept
   assert choose_k(explicit, "cpu") == (1, 1)
+
+
+def _tb_images(workdir):
+  """{(step, tag): decoded image} of every image summary in workdir/tb, read back with tensorboardX's Event."""
+  import glob
+  import io
+  import struct
+  from PIL import Image
+  from tensorboardX.proto.event_pb2 import Event
+  out = {}
+  for path in glob.glob(os.path.join(workdir, "tb", "events.out.tfevents.*")):
+    data, pos = open(path, "rb").read(), 0
+    while pos < len(data):
+      (n,) = struct.unpack("<Q", data[pos:pos + 8])
+      event = Event.FromString(data[pos + 12:pos + 12 + n])
+      pos += 16 + n
+      for v in event.summary.value:
+        if v.HasField("image"):
+          out[(event.step, v.tag)] = np.asarray(Image.open(io.BytesIO(v.image.encoded_image_string)))
+  return out
+
+
+def test_sample_grids_are_logged_to_tensorboard_at_sample_every(tmp_path):
+  Trainer(config(20), str(tmp_path), quiet=True).train()
+  images = _tb_images(str(tmp_path))
+  assert sorted(images) == [(10, "samples/ema_g"), (10, "samples/g"), (20, "samples/ema_g"), (20, "samples/g")]
+  from PIL import Image
+  png = np.asarray(Image.open(tmp_path / "samples" / "ema_step_0000020.png"))  # the same grid as the PNG
+  chex.assert_trees_all_equal(images[(20, "samples/ema_g")], np.repeat(png[..., None], 3, axis=-1))
+
+
+def test_point_models_log_their_scatter_plot(tmp_path):
+  from jaxgan.configs import ring8
+  c = ring8.get_config()
+  c.steps, c.steps_per_call, c.sample_every, c.checkpoint_every, c.batch_size = 4, 2, 4, 4, 16
+  for n in ("g", "d"):
+    c.optim[n].lr_decay_steps = 4
+  Trainer(c, str(tmp_path), quiet=True).train()
+  images = _tb_images(str(tmp_path))
+  assert (4, "samples/g") in images
+  from PIL import Image
+  png = np.asarray(Image.open(tmp_path / "samples" / "step_0000004.png"))
+  chex.assert_trees_all_equal(images[(4, "samples/g")], png)
