@@ -274,8 +274,9 @@ class Trainer:
       stream = data_lib.stream(self.data, int(self.config.batch_size), self.gan.n_critic, self.k,
                                int(self.config.seed), step, put=lambda x: jax.device_put(x, sharding),
                                with_labels=cond)
-    bar = log_lib.ProgressBar(total, step, batch_size=int(self.config.batch_size),
-                              disable=(None if self.progress is None else not self.progress) or not self.primary,
+    # progress None: the bar decides from its stream (a terminal or notebook draws it, a log file gets plain lines).
+    disable = True if not self.primary else None if self.progress is None else not self.progress
+    bar = log_lib.ProgressBar(total, step, batch_size=int(self.config.batch_size), disable=disable,
                               file=open(os.devnull, "w") if self.quiet else None)
     old = {s: signal.signal(s, self._handle_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     stopped, summary, last = "done", {}, time.perf_counter()
