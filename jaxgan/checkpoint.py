@@ -262,8 +262,9 @@ class Checkpointer:
     args = ocp.args.Composite(state=ocp.args.PyTreeSave(arrays), index=ocp.args.JsonSave(index),
                               meta=ocp.args.JsonSave(meta))
     try:
-      # force: save even below the latest step (orbax would otherwise skip it silently).
-      saved = bool(self._mngr.save(step, args=args, force=True))
+      with _quiet_failure():  # one CheckpointError line, not orbax's logged traceback before it
+        # force: save even below the latest step (orbax would otherwise skip it silently).
+        saved = bool(self._mngr.save(step, args=args, force=True))
     except Exception as e:  # noqa: BLE001
       raise CheckpointError(f"cannot write checkpoint {step} to {self.directory}: {_one_line(e)}") from e
     if not self.async_save:
@@ -321,7 +322,7 @@ class Checkpointer:
 
     restore_args = {_leaf_name(i): ocp.RestoreArgs(restore_type=np.ndarray) for i in range(len(leaves))}
     try:
-      with _quiet_failed_read():
+      with _quiet_failure():
         restored = self._mngr.restore(step, args=ocp.args.Composite(
             state=ocp.args.PyTreeRestore(restore_args=restore_args)))["state"]
     except Exception as e:  # noqa: BLE001
@@ -401,13 +402,33 @@ def _first_mismatch(saved: list[tuple[str, tuple[int, ...], str, Any]], paths: l
   return None
 
 
+class _HoldOrbaxRecords(logging.Filter):
+  """Holds back orbax's log records (e.g. the ERROR + traceback its save thread logs before the save raises)."""
+
+  def __init__(self):
+    super().__init__()
+    self.held: list[logging.LogRecord] = []
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    if f"{os.sep}orbax{os.sep}" in record.pathname:
+      self.held.append(record)
+      return False
+    return True
+
+
 @contextlib.contextmanager
-def _quiet_failed_read(grace_s: float = 1.0):
-  """After a failed read, tensorstore's I/O threads call back into an asyncio loop orbax has already closed, and
-  each callback prints a "RuntimeError: Event loop is closed" traceback straight to fd 2, during the read and for a
-  while after it. The read error itself is raised as one CheckpointError. So fd 2 is captured during the read:
-  on success the capture is replayed unchanged; on failure it is dropped, after a short grace period that catches
-  the late echoes too."""
+def _quiet_failure(grace_s: float = 1.0):
+  """Runs an orbax read or write whose failure the caller reports as one CheckpointError line.
+
+  A failed orbax operation is noisy: a failed save logs an ERROR with a traceback from orbax's signalling thread
+  (through absl logging) before the exception reaches us, and after a failed read tensorstore's I/O threads call
+  back into an asyncio loop orbax has already closed, each printing a "RuntimeError: Event loop is closed"
+  traceback straight to fd 2, during the operation and for a while after it. So both are held back during the
+  block: on success they are replayed unchanged; on failure they are dropped, after a short grace period that
+  catches the late echoes too."""
+  absl_logger = logging.getLogger("absl")
+  hold = _HoldOrbaxRecords()
+  absl_logger.addFilter(hold)
   sys.stderr.flush()
   saved = os.dup(2)
   capture = tempfile.TemporaryFile()
@@ -423,11 +444,14 @@ def _quiet_failed_read(grace_s: float = 1.0):
     sys.stderr.flush()
     os.dup2(saved, 2)
     os.close(saved)
+    absl_logger.removeFilter(hold)
     if not failed:
       capture.seek(0)
       text = capture.read()
       if text:
         os.write(2, text)
+      for record in hold.held:
+        absl_logger.handle(record)
     capture.close()
 
 
