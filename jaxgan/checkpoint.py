@@ -38,6 +38,7 @@ import orbax.checkpoint as ocp
 _FORMAT = 1
 _SUBDIR = "checkpoints"
 _TMP_MARK = ".orbax-checkpoint-tmp"  # orbax's suffix for unfinished steps; never listed as a checkpoint
+_STAGED = ".staged-"  # <workdir>/checkpoints.staged-<step>/checkpoints/<step>: a replacement being saved
 
 
 class CheckpointError(Exception):
@@ -200,6 +201,7 @@ class Checkpointer:
     if not read_only:
       _check_writable(self.directory)
       if jax.process_index() == 0:
+        _finish_staged(self.directory)
         _remove_tmp_dirs(self.directory)
     options = ocp.CheckpointManagerOptions(
         max_to_keep=None,
@@ -270,6 +272,32 @@ class Checkpointer:
     if not self.async_save:
       self._apply_retention()  # async: runs in wait(), once the step is final
     return saved
+
+  def replace(self, step: int, state: Any, meta: Mapping[str, Any] | None = None) -> None:
+    """Saves `state` as checkpoint `step`, replacing the one already there, such that a kill at any point leaves
+    one complete checkpoint of `step` (the old or the new): the new one is saved whole under a staging directory
+    beside this one, then swapped in by two renames; a kill between those renames is finished by the next writable
+    Checkpointer of this directory (see `_finish_staged`)."""
+    step = int(step)
+    if step not in self.all_steps():
+      self.save(step, state, meta)
+      return
+    staging = Checkpointer(f"{self.directory}{_STAGED}{step}", keep=None, quiet=False)
+    if staging.all_steps():
+      staging.delete(staging.all_steps())
+    staging.save(step, state, meta)
+    staging.close()
+    if jax.process_index() == 0:
+      final = os.path.join(self.directory, str(step))
+      doomed = f"{final}{_TMP_MARK}-replaced"
+      try:
+        os.rename(final, doomed)  # the old step leaves the listing; the new one is complete in staging
+        os.rename(os.path.join(f"{self.directory}{_STAGED}{step}", _SUBDIR, str(step)), final)
+      except OSError as e:
+        raise CheckpointError(f"cannot replace checkpoint {final}: {_one_line(e)}") from e
+      shutil.rmtree(doomed, ignore_errors=True)
+      shutil.rmtree(f"{self.directory}{_STAGED}{step}", ignore_errors=True)
+    self._mngr.reload()
 
   def delete(self, steps) -> None:
     """Removes the given steps (each atomically: renamed out of the listing, then deleted)."""
@@ -453,6 +481,20 @@ def _quiet_failure(grace_s: float = 1.0):
       for record in hold.held:
         absl_logger.handle(record)
     capture.close()
+
+
+def _finish_staged(directory: str) -> None:
+  """Completes `replace`s killed midway: a staged step whose final directory is missing (the kill fell between the
+  two renames) is moved into place; other staging leftovers (the old step is still there) are deleted."""
+  parent, base = os.path.split(directory)
+  for name in os.listdir(parent):
+    if not name.startswith(base + _STAGED):
+      continue
+    staged_root, step = os.path.join(parent, name), name[len(base + _STAGED):]
+    staged, final = os.path.join(staged_root, _SUBDIR, step), os.path.join(directory, step)
+    if step.isdigit() and os.path.isdir(staged) and not os.path.exists(final):
+      os.rename(staged, final)
+    shutil.rmtree(staged_root, ignore_errors=True)
 
 
 def _remove_tmp_dirs(directory: str) -> None:

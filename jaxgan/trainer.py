@@ -235,10 +235,9 @@ class Trainer:
       values = [self.best_ckpt.read_meta(s).get("best_value") for s in old_steps]
       values = [v for v in values if v is not None]
       if not values or value < min(values):
-        if step in old_steps:  # re-scored at a step already kept: replace it
-          self.best_ckpt.delete([step])
-        # Save first, then drop the old best: a kill in between leaves two bests, never none.
-        self.best_ckpt.save(step, self.state, {**self._meta(), "best_value": value, "best_key": self.best_key})
+        # Save first, then drop the old best: a kill in between leaves two bests, never none. Re-scored at a step
+        # already kept, the new one is saved under a staging name and swapped in (replace), never deleted first.
+        self.best_ckpt.replace(step, self.state, {**self._meta(), "best_value": value, "best_key": self.best_key})
         self.best_ckpt.delete([s for s in old_steps if s != step])
     return scalars
 

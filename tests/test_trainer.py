@@ -173,3 +173,62 @@ def test_point_models_log_their_scatter_plot(tmp_path):
   from PIL import Image
   png = np.asarray(Image.open(tmp_path / "samples" / "step_0000004.png"))
   chex.assert_trees_all_equal(images[(4, "samples/g")], png)
+
+
+class _Killed(BaseException):
+  """Stands in for SIGKILL: nothing after the raise runs, and no `except Exception` catches it."""
+
+
+@pytest.mark.parametrize("kill_at", ["moving the old best away", "moving the new best in"])
+def test_best_rescored_at_the_same_step_survives_a_kill_mid_swap(tmp_path, monkeypatch, kill_at):
+  import jaxgan.metrics
+  from jaxgan import checkpoint as ckpt_lib
+  from jaxgan import logging as log_lib
+  c = config(10)
+  c.eval.metrics, c.eval.every, c.eval.num, c.eval.best = ("mnist_fd",), 10, 16, "mnist_fd/fd"
+  trainer = Trainer(c, str(tmp_path), quiet=True)
+  values = iter([5.0, 3.0])  # step 10 scored, then re-scored better at the same step (as after a resume)
+  monkeypatch.setattr(jaxgan.metrics, "evaluate", lambda name, **kw: {"fd": next(values)})
+  writer = log_lib.MetricWriter(str(tmp_path))
+  trainer.evaluate(10, writer)
+  real_rename = os.rename
+
+  def rename(src, dst):
+    src, dst = os.fspath(src), os.fspath(dst)
+    moving_in = ".staged-" in src and ".orbax-checkpoint-tmp" not in src  # not orbax finalizing the staged save
+    moving_out = dst.endswith("-replaced")
+    if (moving_in and kill_at == "moving the new best in") or (moving_out and kill_at == "moving the old best away"):
+      raise _Killed
+    return real_rename(src, dst)
+  monkeypatch.setattr(ckpt_lib.os, "rename", rename)
+  with pytest.raises(_Killed):
+    trainer.evaluate(10, writer)
+  writer.close()
+  monkeypatch.setattr(ckpt_lib.os, "rename", real_rename)
+  listed = [n for n in os.listdir(tmp_path / "best" / "checkpoints") if n.isdigit()]
+  assert listed == ([] if kill_at == "moving the new best in" else ["10"])  # the kill's window: none listed
+  # The next run opens the best directory: one complete best of step 10 is there, and it restores.
+  best = ckpt_lib.Checkpointer(str(tmp_path / "best"), keep=None)
+  assert best.all_steps() == [10]
+  assert best.read_meta(10)["best_value"] == (3.0 if kill_at == "moving the new best in" else 5.0)
+  restored, _ = best.restore(trainer.state)
+  chex.assert_trees_all_equal(jax.device_get(restored), jax.device_get(trainer.state))
+  assert sorted(os.listdir(tmp_path / "best")) == ["checkpoints"]  # staging and tmp leftovers are gone
+  assert os.listdir(tmp_path / "best" / "checkpoints") == ["10"]
+
+
+def test_best_rescored_at_the_same_step_is_replaced(tmp_path, monkeypatch):
+  import jaxgan.metrics
+  from jaxgan import logging as log_lib
+  c = config(10)
+  c.eval.metrics, c.eval.every, c.eval.num, c.eval.best = ("mnist_fd",), 10, 16, "mnist_fd/fd"
+  trainer = Trainer(c, str(tmp_path), quiet=True)
+  values = iter([5.0, 3.0])
+  monkeypatch.setattr(jaxgan.metrics, "evaluate", lambda name, **kw: {"fd": next(values)})
+  writer = log_lib.MetricWriter(str(tmp_path))
+  trainer.evaluate(10, writer)
+  trainer.evaluate(10, writer)
+  writer.close()
+  assert trainer.best_ckpt.all_steps() == [10] and trainer.best_ckpt.read_meta(10)["best_value"] == 3.0
+  assert sorted(os.listdir(tmp_path / "best")) == ["checkpoints"]
+  assert os.listdir(tmp_path / "best" / "checkpoints") == ["10"]
