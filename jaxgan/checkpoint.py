@@ -40,6 +40,7 @@ from jaxgan import state as state_lib
 _FORMAT = 1
 _SUBDIR = "checkpoints"
 _TMP_MARK = ".orbax-checkpoint-tmp"  # orbax's suffix for unfinished steps; never listed as a checkpoint
+_STAGED = ".staged-"  # <workdir>/checkpoints.staged-<step>/checkpoints/<step>: a replacement being saved
 
 
 class CheckpointError(Exception):
@@ -202,6 +203,7 @@ class Checkpointer:
     if not read_only:
       _check_writable(self.directory)
       if jax.process_index() == 0:
+        _finish_staged(self.directory)
         _remove_tmp_dirs(self.directory)
     options = ocp.CheckpointManagerOptions(
         max_to_keep=None,
@@ -264,13 +266,40 @@ class Checkpointer:
     args = ocp.args.Composite(state=ocp.args.PyTreeSave(arrays), index=ocp.args.JsonSave(index),
                               meta=ocp.args.JsonSave(meta))
     try:
-      # force: save even below the latest step (orbax would otherwise skip it silently).
-      saved = bool(self._mngr.save(step, args=args, force=True))
+      with _quiet_failure():  # one CheckpointError line, not orbax's logged traceback before it
+        # force: save even below the latest step (orbax would otherwise skip it silently).
+        saved = bool(self._mngr.save(step, args=args, force=True))
     except Exception as e:  # noqa: BLE001
       raise CheckpointError(f"cannot write checkpoint {step} to {self.directory}: {_one_line(e)}") from e
     if not self.async_save:
       self._apply_retention()  # async: runs in wait(), once the step is final
     return saved
+
+  def replace(self, step: int, state: Any, meta: Mapping[str, Any] | None = None) -> None:
+    """Saves `state` as checkpoint `step`, replacing the one already there, such that a kill at any point leaves
+    one complete checkpoint of `step` (the old or the new): the new one is saved whole under a staging directory
+    beside this one, then swapped in by two renames; a kill between those renames is finished by the next writable
+    Checkpointer of this directory (see `_finish_staged`)."""
+    step = int(step)
+    if step not in self.all_steps():
+      self.save(step, state, meta)
+      return
+    staging = Checkpointer(f"{self.directory}{_STAGED}{step}", keep=None, quiet=False)
+    if staging.all_steps():
+      staging.delete(staging.all_steps())
+    staging.save(step, state, meta)
+    staging.close()
+    if jax.process_index() == 0:
+      final = os.path.join(self.directory, str(step))
+      doomed = f"{final}{_TMP_MARK}-replaced"
+      try:
+        os.rename(final, doomed)  # the old step leaves the listing; the new one is complete in staging
+        os.rename(os.path.join(f"{self.directory}{_STAGED}{step}", _SUBDIR, str(step)), final)
+      except OSError as e:
+        raise CheckpointError(f"cannot replace checkpoint {final}: {_one_line(e)}") from e
+      shutil.rmtree(doomed, ignore_errors=True)
+      shutil.rmtree(f"{self.directory}{_STAGED}{step}", ignore_errors=True)
+    self._mngr.reload()
 
   def delete(self, steps) -> None:
     """Removes the given steps (each atomically: renamed out of the listing, then deleted)."""
@@ -330,7 +359,7 @@ class Checkpointer:
 
     restore_args = {_leaf_name(j): ocp.RestoreArgs(restore_type=np.ndarray) for j in source if j is not None}
     try:
-      with _quiet_failed_read():
+      with _quiet_failure():
         restored = self._mngr.restore(step, args=ocp.args.Composite(
             state=ocp.args.PyTreeRestore(restore_args=restore_args)))["state"]
     except Exception as e:  # noqa: BLE001
@@ -450,13 +479,33 @@ def _first_mismatch(saved: list[tuple[str, tuple[int, ...], str, Any]], paths: l
   return None
 
 
+class _HoldOrbaxRecords(logging.Filter):
+  """Holds back orbax's log records (e.g. the ERROR + traceback its save thread logs before the save raises)."""
+
+  def __init__(self):
+    super().__init__()
+    self.held: list[logging.LogRecord] = []
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    if f"{os.sep}orbax{os.sep}" in record.pathname:
+      self.held.append(record)
+      return False
+    return True
+
+
 @contextlib.contextmanager
-def _quiet_failed_read(grace_s: float = 1.0):
-  """After a failed read, tensorstore's I/O threads call back into an asyncio loop orbax has already closed, and
-  each callback prints a "RuntimeError: Event loop is closed" traceback straight to fd 2, during the read and for a
-  while after it. The read error itself is raised as one CheckpointError. So fd 2 is captured during the read:
-  on success the capture is replayed unchanged; on failure it is dropped, after a short grace period that catches
-  the late echoes too."""
+def _quiet_failure(grace_s: float = 1.0):
+  """Runs an orbax read or write whose failure the caller reports as one CheckpointError line.
+
+  A failed orbax operation is noisy: a failed save logs an ERROR with a traceback from orbax's signalling thread
+  (through absl logging) before the exception reaches us, and after a failed read tensorstore's I/O threads call
+  back into an asyncio loop orbax has already closed, each printing a "RuntimeError: Event loop is closed"
+  traceback straight to fd 2, during the operation and for a while after it. So both are held back during the
+  block: on success they are replayed unchanged; on failure they are dropped, after a short grace period that
+  catches the late echoes too."""
+  absl_logger = logging.getLogger("absl")
+  hold = _HoldOrbaxRecords()
+  absl_logger.addFilter(hold)
   sys.stderr.flush()
   saved = os.dup(2)
   capture = tempfile.TemporaryFile()
@@ -472,12 +521,29 @@ def _quiet_failed_read(grace_s: float = 1.0):
     sys.stderr.flush()
     os.dup2(saved, 2)
     os.close(saved)
+    absl_logger.removeFilter(hold)
     if not failed:
       capture.seek(0)
       text = capture.read()
       if text:
         os.write(2, text)
+      for record in hold.held:
+        absl_logger.handle(record)
     capture.close()
+
+
+def _finish_staged(directory: str) -> None:
+  """Completes `replace`s killed midway: a staged step whose final directory is missing (the kill fell between the
+  two renames) is moved into place; other staging leftovers (the old step is still there) are deleted."""
+  parent, base = os.path.split(directory)
+  for name in os.listdir(parent):
+    if not name.startswith(base + _STAGED):
+      continue
+    staged_root, step = os.path.join(parent, name), name[len(base + _STAGED):]
+    staged, final = os.path.join(staged_root, _SUBDIR, step), os.path.join(directory, step)
+    if step.isdigit() and os.path.isdir(staged) and not os.path.exists(final):
+      os.rename(staged, final)
+    shutil.rmtree(staged_root, ignore_errors=True)
 
 
 def _remove_tmp_dirs(directory: str) -> None:

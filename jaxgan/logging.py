@@ -1,16 +1,14 @@
 """Run outputs: metrics as JSON lines + TensorBoard events, PNG sample grids, loss-curve plots, a progress bar.
 
-TensorBoard event files are written directly (no TensorFlow, no tensorboardX): an event file is a sequence of
-records `uint64 len | uint32 masked_crc32c(len) | Event proto bytes | uint32 masked_crc32c(bytes)`, and the only
-protos needed (Event, Summary.Value with simple_value, SessionLog) are a handful of fields hand-encoded below.
+TensorBoard event files are written with tensorboardX (no TensorFlow, no torch): its synchronous `EventsWriter`
+(record framing, CRC32C) and its summary protos for scalars and images. Every event is flushed as it is written,
+so a killed run keeps everything it logged.
 """
 from __future__ import annotations
 
 import json
 import math
 import os
-import socket
-import struct
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -24,105 +22,44 @@ TB_DIR = "tb"
 # ---------------------------------------------------------------------------------------------------------------
 # TensorBoard event files.
 
-_CRC32C_POLY = 0x82F63B78  # Castagnoli, reflected
-
-
-def _crc32c_table() -> list[int]:
-  table = []
-  for byte in range(256):
-    crc = byte
-    for _ in range(8):
-      crc = (crc >> 1) ^ (_CRC32C_POLY if crc & 1 else 0)
-    table.append(crc)
-  return table
-
-
-_CRC_TABLE = _crc32c_table()
-
-
-def crc32c(data: bytes) -> int:
-  """CRC-32C (Castagnoli) of `data`; crc32c(b"123456789") == 0xE3069283."""
-  crc = 0xFFFFFFFF
-  for b in data:
-    crc = _CRC_TABLE[(crc ^ b) & 0xFF] ^ (crc >> 8)
-  return crc ^ 0xFFFFFFFF
-
-
-def _masked_crc(data: bytes) -> int:
-  """TFRecord's masking: rotate right by 15 and add a constant, so CRCs of CRCs stay well distributed."""
-  crc = crc32c(data)
-  return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
-
-
-def _varint(n: int) -> bytes:
-  n &= (1 << 64) - 1  # int64 negatives are 10-byte two's complement varints
-  out = bytearray()
-  while True:
-    low, n = n & 0x7F, n >> 7
-    out.append(low | (0x80 if n else 0))
-    if not n:
-      return bytes(out)
-
-
-def _field_bytes(number: int, payload: bytes) -> bytes:
-  return _varint(number << 3 | 2) + _varint(len(payload)) + payload
-
-
-def _event(wall_time: float, step: int, *, file_version: str | None = None, summary: bytes | None = None,
-           session_start: bool = False) -> bytes:
-  """tensorflow.Event: wall_time=1 (double), step=2 (int64), file_version=3, summary=5, session_log=7."""
-  out = _varint(1 << 3 | 1) + struct.pack("<d", wall_time) + _varint(2 << 3 | 0) + _varint(step)
-  if file_version is not None:
-    out += _field_bytes(3, file_version.encode())
-  if summary is not None:
-    out += _field_bytes(5, summary)
-  if session_start:
-    out += _field_bytes(7, _varint(1 << 3 | 0) + _varint(1))  # SessionLog.status = START
-  return out
-
-
-def _scalar_summary(scalars: Mapping[str, float]) -> bytes:
-  """tensorflow.Summary: repeated Value value=1; Value: tag=1 (string), simple_value=2 (float)."""
-  out = b""
-  for tag, value in scalars.items():
-    v = _field_bytes(1, tag.encode()) + _varint(2 << 3 | 5) + struct.pack("<f", value)
-    out += _field_bytes(1, v)
-  return out
-
-
-def _record(data: bytes) -> bytes:
-  header = struct.pack("<Q", len(data))
-  return header + struct.pack("<I", _masked_crc(header)) + data + struct.pack("<I", _masked_crc(data))
-
 
 class _EventFileWriter:
-  """Appends scalar events to a fresh `events.out.tfevents.<time>.<host>` file in `logdir`."""
+  """Appends scalar and image events to a fresh `events.out.tfevents.<time>.<host>.<pid>.<usec>.jaxgan` file."""
 
   def __init__(self, logdir: str, purge_after_step: int | None = None):
+    from tensorboardX.event_file_writer import EventsWriter  # noqa: PLC0415  (only where TensorBoard is written)
+    from tensorboardX.proto.event_pb2 import Event, SessionLog  # noqa: PLC0415
+
     os.makedirs(logdir, exist_ok=True)
-    while True:
-      # TensorBoard reads a run's files in name order: second, then microsecond keeps resumed runs in sequence.
-      now = time.time()
-      name = (f"events.out.tfevents.{int(now):010d}.{socket.gethostname()}.{os.getpid()}."
-              f"{int(now * 1e6) % 1_000_000:06d}.jaxgan")
-      self.path = os.path.join(logdir, name)
-      try:
-        self._f = open(self.path, "xb")
-        break
-      except FileExistsError:
-        time.sleep(1e-6)
-    self._f.write(_record(_event(now, 0, file_version="brain.Event:2")))
+    # TensorBoard reads a run's files in name order: tensorboardX names them by the second; pid and microsecond
+    # keep two writers of one second apart (a resume right after a kill) and resumed runs in sequence.
+    suffix = f".{os.getpid()}.{int(time.time() * 1e6) % 1_000_000:06d}.jaxgan"
+    self._w = EventsWriter(os.path.join(logdir, "events"), suffix)  # writes the file_version event
+    self.path = self._w._file_name  # noqa: SLF001
+    self._Event = Event
     if purge_after_step is not None:
       # A SessionLog START at step s makes TensorBoard drop events with step >= s from older files of this run.
-      self._f.write(_record(_event(now, purge_after_step + 1, session_start=True)))
-    self._f.flush()
+      self._w.write_event(Event(wall_time=time.time(), step=purge_after_step + 1,
+                                session_log=SessionLog(status=SessionLog.START)))
+    self._w.flush()
+
+  def _write(self, step: int, summary: Any) -> None:
+    self._w.write_event(self._Event(wall_time=time.time(), step=int(step), summary=summary))
+    self._w.flush()
 
   def scalars(self, step: int, scalars: Mapping[str, float]) -> None:
-    self._f.write(_record(_event(time.time(), step, summary=_scalar_summary(scalars))))
-    self._f.flush()
+    from tensorboardX.proto.summary_pb2 import Summary  # noqa: PLC0415
+
+    # One event per step holding every scalar (tags as given: TensorBoard accepts '/', '(' and the like).
+    self._write(step, Summary(value=[Summary.Value(tag=k, simple_value=v) for k, v in scalars.items()]))
+
+  def image(self, step: int, tag: str, image: np.ndarray) -> None:
+    from tensorboardX import summary  # noqa: PLC0415
+
+    self._write(step, summary.image(tag, image, dataformats="HWC"))
 
   def close(self) -> None:
-    self._f.close()
+    self._w.close()
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -159,7 +96,8 @@ def read_metrics(path: str) -> list[dict[str, Any]]:
 
 
 class MetricWriter:
-  """Writes scalars to `<workdir>/metrics.jsonl` (one JSON object per line) and `<workdir>/tb/` event files.
+  """Writes scalars to `<workdir>/metrics.jsonl` (one JSON object per line) and `<workdir>/tb/` event files, and
+  images (`write_image`) to the event files only.
 
   `resume_step`: on a resumed run, the step the state was restored from. Lines with step > resume_step (written
   after that checkpoint by the interrupted run) and torn lines are dropped from metrics.jsonl before appending,
@@ -197,6 +135,18 @@ class MetricWriter:
     for i, step in enumerate(steps):
       self.write(step, {k: a[i] for k, a in arrays.items()})
 
+  def write_image(self, step: int, tag: str, image: Any) -> None:
+    """Logs an HxW or HxWxC (C = 1, 3 or 4) image to TensorBoard at `step` (e.g. a sample grid); uint8 as is,
+    floats in [-1, 1] as `images_to_uint8`. Not written to metrics.jsonl."""
+    x = images_to_uint8(image)
+    if x.ndim == 2:
+      x = x[..., None]
+    if x.ndim != 3 or x.shape[-1] not in (1, 3, 4) or 0 in x.shape:
+      raise ValueError(f"write_image({tag!r}): expected an HxW or HxWxC image with C in 1, 3, 4, got shape "
+                       f"{np.shape(image)}")
+    if self._tb is not None:
+      self._tb.image(int(step), tag, x)
+
   def close(self) -> None:
     self._f.close()
     if self._tb is not None:
@@ -217,6 +167,9 @@ class NullWriter:
 
   def write_many(self, steps: Sequence[int], scalars: Mapping[str, Any]) -> None:
     del steps, scalars
+
+  def write_image(self, step: int, tag: str, image: Any) -> None:
+    del step, tag, image
 
   def close(self) -> None:
     pass
@@ -278,6 +231,17 @@ def save_image_grid(images: Any, path: str | os.PathLike, nrow: int | None = Non
   os.makedirs(os.path.dirname(os.path.abspath(os.fspath(path))), exist_ok=True)
   pil.save(os.fspath(path), format="PNG")
   return grid
+
+
+def read_png(path: str | os.PathLike) -> np.ndarray:
+  """A PNG as a uint8 HxWxC array (C = 1 for grayscale, 3 or 4 as stored; palettes become RGB(A))."""
+  from PIL import Image  # noqa: PLC0415
+
+  with Image.open(os.fspath(path)) as im:
+    if im.mode not in ("L", "RGB", "RGBA"):
+      im = im.convert("RGBA" if "A" in im.getbands() or "transparency" in im.info else "RGB")
+    x = np.asarray(im)
+  return x[..., None] if x.ndim == 2 else x
 
 
 # ---------------------------------------------------------------------------------------------------------------

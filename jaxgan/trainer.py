@@ -181,7 +181,9 @@ class Trainer:
   def fixed_latents(self):
     return self.gan.sample_latents(jax.random.key(int(self.config.seed) + 10_000), self._grid()[0])
 
-  def write_samples(self, step: int) -> None:
+  def write_samples(self, step: int, writer=None) -> None:
+    """Sample grids (G and EMA G) as samples/*.png and, with a `writer`, as TensorBoard images samples/g and
+    samples/ema_g at `step`; 2-D point models log their scatter plot PNG."""
     os.makedirs(os.path.join(self.workdir, "samples"), exist_ok=True)
     n, columns = self._grid()
     z = self.fixed_latents()
@@ -203,8 +205,11 @@ class Trainer:
       path = os.path.join(self.workdir, "samples", f"{tag}step_{step:07d}.png")
       if x.ndim == 2:
         log_lib.save_points_plot(x, path, title=f"{tag}step {step}")
+        grid = log_lib.read_png(path) if writer is not None else None
       else:
-        log_lib.save_image_grid(x, path, nrow=columns)
+        grid = log_lib.save_image_grid(x, path, nrow=columns)
+      if writer is not None:
+        writer.write_image(step, f"samples/{tag}g", grid)
     if self.primary:
       log_lib.plot_losses(os.path.join(self.workdir, log_lib.METRICS_FILE),
                           os.path.join(self.workdir, "losses.png"))
@@ -234,10 +239,9 @@ class Trainer:
       values = [self.best_ckpt.read_meta(s).get("best_value") for s in old_steps]
       values = [v for v in values if v is not None]
       if not values or value < min(values):
-        if step in old_steps:  # re-scored at a step already kept: replace it
-          self.best_ckpt.delete([step])
-        # Save first, then drop the old best: a kill in between leaves two bests, never none.
-        self.best_ckpt.save(step, self.state, {**self._meta(), "best_value": value, "best_key": self.best_key})
+        # Save first, then drop the old best: a kill in between leaves two bests, never none. Re-scored at a step
+        # already kept, the new one is saved under a staging name and swapped in (replace), never deleted first.
+        self.best_ckpt.replace(step, self.state, {**self._meta(), "best_value": value, "best_key": self.best_key})
         self.best_ckpt.delete([s for s in old_steps if s != step])
     return scalars
 
@@ -272,8 +276,9 @@ class Trainer:
           self.data, int(self.config.batch_size), self.gan.batch_repeats, self.k, int(self.config.seed), start,
           put=lambda x: jax.device_put(x, sharding), streams=self.gan.streams)
       stream = open_stream(step)
-    bar = log_lib.ProgressBar(total, step, batch_size=int(self.config.batch_size),
-                              disable=(None if self.progress is None else not self.progress) or not self.primary,
+    # progress None: the bar decides from its stream (a terminal or notebook draws it, a log file gets plain lines).
+    disable = True if not self.primary else None if self.progress is None else not self.progress
+    bar = log_lib.ProgressBar(total, step, batch_size=int(self.config.batch_size), disable=disable,
                               file=open(os.devnull, "w") if self.quiet else None)
     old = {s: signal.signal(s, self._handle_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     stopped, summary, last = "done", {}, time.perf_counter()
@@ -312,7 +317,7 @@ class Trainer:
         bar.update(k, d_loss=summary["d_loss"], g_loss=summary["g_loss"],
                    **{"D(x)": summary["d_real"], "D(G(z))": summary["d_fake"]})
         if step % self.sample_every == 0 or step == total:
-          self.write_samples(step)
+          self.write_samples(step, writer)
         if self.eval_every and (step % self.eval_every == 0 or step == total):
           self.evaluate(step, writer)
         if step % self.checkpoint_every == 0 or step == total:

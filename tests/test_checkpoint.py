@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import chex
@@ -252,3 +253,33 @@ def test_config_fingerprint_covers_exactly_the_chosen_keys():
   assert config_fingerprint({**config, "model": {"g_width": 512, "d_width": 1024}}, keys) != fp
   assert config_fingerprint(ml_collections.ConfigDict(config), keys) == fp
   assert config_fingerprint(config) != config_fingerprint({**config, "lr": 1e-3})  # None: every key counts
+
+
+def test_failed_save_is_one_error_line_without_orbax_noise(tmp_path, monkeypatch, capfd, caplog):
+  # The workdir is removed (and its name taken by a file) under the running process while orbax writes the step's
+  # items: orbax's save thread logs an ERROR with a traceback before the save raises; the user gets one line.
+  import logging
+  caplog.set_level(logging.INFO)
+  workdir = tmp_path / "run"
+  ckpt = Checkpointer(workdir)
+  ckpt.save(1, _make_state(0), {})
+  real_makedirs, lock, removed = os.makedirs, threading.Lock(), []
+
+  def makedirs(path, *a, **kw):
+    with lock:  # orbax creates the step's items in parallel threads: remove the workdir once
+      if f".orbax-checkpoint-tmp{os.sep}" in os.fspath(path) and not removed:  # an item of the new step
+        os.rename(workdir, tmp_path / "gone")
+        workdir.write_text("not a directory any more")
+        removed.append(path)
+    return real_makedirs(path, *a, **kw)
+  monkeypatch.setattr(os, "makedirs", makedirs)
+  capfd.readouterr()
+  with pytest.raises(CheckpointError) as err:
+    ckpt.save(2, _make_state(0), {})
+  message = str(err.value)
+  assert removed and message.startswith(f"cannot write checkpoint 2 to {workdir}") and "Error: " in message, message
+  assert "\n" not in message and len(message) < 500
+  out, errs = capfd.readouterr()
+  assert errs == "" and out == "", errs[-2000:]
+  orbax = [r for r in caplog.records if f"{os.sep}orbax{os.sep}" in r.pathname and r.levelno >= logging.WARNING]
+  assert not orbax, [r.getMessage()[:200] for r in orbax]

@@ -253,3 +253,23 @@ def test_evaluate_a_workdir_checkpoint(trained):
   assert out["n"] == 200 and out["fd"] > out["floor"] > 0  # 20 steps of a tiny MLP is far from real digits
   r = run("evaluate.py", f"--workdir={trained}_missing", "--metric=mnist_fd")
   assert_one_line_error(r, "does not exist")
+
+
+def test_redirected_train_log_has_plain_status_lines_not_bar_frames(tmp_path):
+  # `python scripts/train.py > run.log 2>&1`: no carriage-return bar frames, one plain status line every few calls.
+  log = tmp_path / "run.log"
+  e = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_backend_optimization_level=0")
+  e.pop("TERM", None)
+  args = [a for a in TINY if "every" not in a] + ["--config.steps=100", "--config.sample_every=50",
+                                                  "--config.checkpoint_every=50"]
+  with open(log, "w") as f:
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "train.py"), *args,
+                        f"--workdir={tmp_path / 'w'}"], cwd=ROOT, env=e, stdout=f, stderr=subprocess.STDOUT,
+                       stdin=subprocess.DEVNULL, timeout=300)
+  text = log.read_bytes().decode()  # bytes: read_text() would turn every "\r" into "\n"
+  assert r.returncode == 0, text
+  assert "\r" not in text and "\x1b[" not in text, repr(text[-500:])
+  status = [l for l in text.splitlines() if l.startswith("step ")]
+  # 100 steps in calls of 5 = 20 updates of the bar: a line every 10th update, at steps 50 and 100.
+  assert [l.split(" (")[0] for l in status] == ["step 50/100", "step 100/100"], text
+  assert all(" img/s | ETA " in l and "d_loss=" in l for l in status), status

@@ -6,10 +6,11 @@ import os
 import re
 import struct
 
+import chex
 import numpy as np
 import pytest
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from PIL import Image
+from tensorboardX.proto.event_pb2 import Event, SessionLog
 
 from jaxgan import logging as jlog
 
@@ -54,29 +55,7 @@ def test_metrics_reopen_without_resume_step_keeps_every_complete_line(tmp_path):
   assert np.isnan(rows[0]["d_loss"]) and rows[2]["d_loss"] == 0.25
 
 
-# --- TensorBoard: decode the event files with protobuf descriptors built from TensorFlow's event.proto ----------
-
-
-def _event_class():
-  f = descriptor_pb2.FieldDescriptorProto
-  fdp = descriptor_pb2.FileDescriptorProto(name="jaxgan_test_event.proto", package="t", syntax="proto3")
-  summary = fdp.message_type.add(name="Summary")
-  value = summary.nested_type.add(name="Value")
-  value.field.add(name="tag", number=1, type=f.TYPE_STRING, label=f.LABEL_OPTIONAL)
-  value.field.add(name="simple_value", number=2, type=f.TYPE_FLOAT, label=f.LABEL_OPTIONAL)
-  summary.field.add(name="value", number=1, type=f.TYPE_MESSAGE, label=f.LABEL_REPEATED, type_name=".t.Summary.Value")
-  session = fdp.message_type.add(name="SessionLog")
-  session.field.add(name="status", number=1, type=f.TYPE_INT32, label=f.LABEL_OPTIONAL)  # enum START = 1
-  event = fdp.message_type.add(name="Event")
-  event.field.add(name="wall_time", number=1, type=f.TYPE_DOUBLE, label=f.LABEL_OPTIONAL)
-  event.field.add(name="step", number=2, type=f.TYPE_INT64, label=f.LABEL_OPTIONAL)
-  event.field.add(name="file_version", number=3, type=f.TYPE_STRING, label=f.LABEL_OPTIONAL)
-  event.field.add(name="summary", number=5, type=f.TYPE_MESSAGE, label=f.LABEL_OPTIONAL, type_name=".t.Summary")
-  event.field.add(name="session_log", number=7, type=f.TYPE_MESSAGE, label=f.LABEL_OPTIONAL,
-                  type_name=".t.SessionLog")
-  pool = descriptor_pool.DescriptorPool()
-  pool.Add(fdp)
-  return message_factory.GetMessageClass(pool.FindMessageTypeByName("t.Event"))
+# --- TensorBoard: decode the event files with tensorboardX's Event proto; framing and CRCs checked here --------
 
 
 def _crc32c_bitwise(data: bytes) -> int:
@@ -94,7 +73,7 @@ def _unmasked(masked: int) -> int:
 
 
 def _read_events(path):
-  event_cls, events = _event_class(), []
+  events = []
   data = open(path, "rb").read()
   pos = 0
   while pos < len(data):
@@ -105,13 +84,17 @@ def _read_events(path):
     (payload_crc,) = struct.unpack("<I", data[pos + 12 + length:pos + 16 + length])
     assert _unmasked(header_crc) == _crc32c_bitwise(header)
     assert _unmasked(payload_crc) == _crc32c_bitwise(payload)
-    events.append(event_cls.FromString(payload))
+    events.append(Event.FromString(payload))
     pos += 16 + length
   return events
 
 
-def test_crc32c_check_value():
-  assert jlog.crc32c(b"123456789") == 0xE3069283  # the published CRC-32C check value
+def _event_files(logdir):
+  return sorted(glob.glob(str(logdir / "events.out.tfevents.*")), key=os.path.getmtime)
+
+
+def test_crc32c_reference_matches_the_published_check_value():
+  assert _crc32c_bitwise(b"123456789") == 0xE3069283  # the test's own reader must be right for the CRC asserts
 
 
 def test_tensorboard_event_files_hold_the_scalars(tmp_path):
@@ -120,16 +103,42 @@ def test_tensorboard_event_files_hold_the_scalars(tmp_path):
       w.write(step, {"d_loss": 0.5 * step, "g_loss": -1.0 * step})
   with jlog.MetricWriter(tmp_path, resume_step=2) as w:
     w.write(3, {"d_loss": 30.0})
-  files = sorted(glob.glob(str(tmp_path / "tb" / "events.out.tfevents.*")), key=os.path.getmtime)
-  assert len(files) == 2
+  files = _event_files(tmp_path / "tb")
+  assert len(files) == 2 and files[0] != files[1]
   first, second = (_read_events(f) for f in files)
   assert first[0].file_version.startswith("brain.Event:")
   scalars = [(e.step, v.tag, v.simple_value) for e in first[1:] for v in e.summary.value]
   assert scalars == [(1, "d_loss", 0.5), (1, "g_loss", -1.0), (2, "d_loss", 1.0), (2, "g_loss", -2.0),
                      (3, "d_loss", 1.5), (3, "g_loss", -3.0)]
   # The resumed run tells TensorBoard to purge steps > 2 of the earlier file, then logs step 3 anew.
-  assert second[1].HasField("session_log") and second[1].session_log.status == 1 and second[1].step == 3
+  assert second[1].HasField("session_log") and second[1].session_log.status == SessionLog.START
+  assert second[1].step == 3
   assert [(e.step, v.tag, v.simple_value) for e in second[2:] for v in e.summary.value] == [(3, "d_loss", 30.0)]
+
+
+def test_tensorboard_image_summary_next_to_the_scalars(tmp_path):
+  grid = np.zeros((6, 10, 1), np.uint8)
+  grid[1:3, 2:8] = 200
+  rgba = np.random.default_rng(0).integers(0, 256, (5, 4, 4), dtype=np.uint8)
+  with jlog.MetricWriter(tmp_path) as w:
+    w.write(10, {"d_loss": 0.25})
+    w.write_image(10, "samples/g", grid)
+    w.write_image(20, "samples/ema_g", rgba)
+    with pytest.raises(ValueError, match=r"expected an HxW or HxWxC image with C in 1, 3, 4, got shape \(2, 2, 2\)"):
+      w.write_image(20, "bad", np.zeros((2, 2, 2), np.uint8))
+  (path,) = _event_files(tmp_path / "tb")
+  values = [(e.step, v) for e in _read_events(path)[1:] for v in e.summary.value]
+  assert [(s, v.tag, v.WhichOneof("value")) for s, v in values] == [
+      (10, "d_loss", "simple_value"), (10, "samples/g", "image"), (20, "samples/ema_g", "image")]
+  img = values[1][1].image
+  assert (img.height, img.width) == (6, 10)
+  decoded = np.asarray(Image.open(io.BytesIO(img.encoded_image_string)))
+  assert decoded.shape == (6, 10, 3)  # grayscale is stored as RGB
+  chex.assert_trees_all_equal(decoded, np.repeat(grid, 3, axis=-1))
+  img = values[2][1].image
+  assert img.colorspace == 4
+  chex.assert_trees_all_equal(np.asarray(Image.open(io.BytesIO(img.encoded_image_string))), rgba)
+  assert "samples/g" not in open(tmp_path / "metrics.jsonl").read()  # images go to TensorBoard only
 
 
 # --- images -------------------------------------------------------------------------------------------------

@@ -130,3 +130,105 @@ def test_conv_presets_on_cpu_never_compile_one_step_a_call():
   explicit = wgan_mnist.get_config()
   explicit.steps_per_call = 1  # a user's explicit choice is kept
   assert choose_k(explicit, "cpu") == (1, 1)
+
+
+def _tb_images(workdir):
+  """{(step, tag): decoded image} of every image summary in workdir/tb, read back with tensorboardX's Event."""
+  import glob
+  import io
+  import struct
+  from PIL import Image
+  from tensorboardX.proto.event_pb2 import Event
+  out = {}
+  for path in glob.glob(os.path.join(workdir, "tb", "events.out.tfevents.*")):
+    data, pos = open(path, "rb").read(), 0
+    while pos < len(data):
+      (n,) = struct.unpack("<Q", data[pos:pos + 8])
+      event = Event.FromString(data[pos + 12:pos + 12 + n])
+      pos += 16 + n
+      for v in event.summary.value:
+        if v.HasField("image"):
+          out[(event.step, v.tag)] = np.asarray(Image.open(io.BytesIO(v.image.encoded_image_string)))
+  return out
+
+
+def test_sample_grids_are_logged_to_tensorboard_at_sample_every(tmp_path):
+  Trainer(config(20), str(tmp_path), quiet=True).train()
+  images = _tb_images(str(tmp_path))
+  assert sorted(images) == [(10, "samples/ema_g"), (10, "samples/g"), (20, "samples/ema_g"), (20, "samples/g")]
+  from PIL import Image
+  png = np.asarray(Image.open(tmp_path / "samples" / "ema_step_0000020.png"))  # the same grid as the PNG
+  chex.assert_trees_all_equal(images[(20, "samples/ema_g")], np.repeat(png[..., None], 3, axis=-1))
+
+
+def test_point_models_log_their_scatter_plot(tmp_path):
+  from jaxgan.configs import ring8
+  c = ring8.get_config()
+  c.steps, c.steps_per_call, c.sample_every, c.checkpoint_every, c.batch_size = 4, 2, 4, 4, 16
+  for n in ("g", "d"):
+    c.optim[n].lr_decay_steps = 4
+  Trainer(c, str(tmp_path), quiet=True).train()
+  images = _tb_images(str(tmp_path))
+  assert (4, "samples/g") in images
+  from PIL import Image
+  png = np.asarray(Image.open(tmp_path / "samples" / "step_0000004.png"))
+  chex.assert_trees_all_equal(images[(4, "samples/g")], png)
+
+
+class _Killed(BaseException):
+  """Stands in for SIGKILL: nothing after the raise runs, and no `except Exception` catches it."""
+
+
+@pytest.mark.parametrize("kill_at", ["moving the old best away", "moving the new best in"])
+def test_best_rescored_at_the_same_step_survives_a_kill_mid_swap(tmp_path, monkeypatch, kill_at):
+  import jaxgan.metrics
+  from jaxgan import checkpoint as ckpt_lib
+  from jaxgan import logging as log_lib
+  c = config(10)
+  c.eval.metrics, c.eval.every, c.eval.num, c.eval.best = ("mnist_fd",), 10, 16, "mnist_fd/fd"
+  trainer = Trainer(c, str(tmp_path), quiet=True)
+  values = iter([5.0, 3.0])  # step 10 scored, then re-scored better at the same step (as after a resume)
+  monkeypatch.setattr(jaxgan.metrics, "evaluate", lambda name, **kw: {"fd": next(values)})
+  writer = log_lib.MetricWriter(str(tmp_path))
+  trainer.evaluate(10, writer)
+  real_rename = os.rename
+
+  def rename(src, dst):
+    src, dst = os.fspath(src), os.fspath(dst)
+    moving_in = ".staged-" in src and ".orbax-checkpoint-tmp" not in src  # not orbax finalizing the staged save
+    moving_out = dst.endswith("-replaced")
+    if (moving_in and kill_at == "moving the new best in") or (moving_out and kill_at == "moving the old best away"):
+      raise _Killed
+    return real_rename(src, dst)
+  monkeypatch.setattr(ckpt_lib.os, "rename", rename)
+  with pytest.raises(_Killed):
+    trainer.evaluate(10, writer)
+  writer.close()
+  monkeypatch.setattr(ckpt_lib.os, "rename", real_rename)
+  listed = [n for n in os.listdir(tmp_path / "best" / "checkpoints") if n.isdigit()]
+  assert listed == ([] if kill_at == "moving the new best in" else ["10"])  # the kill's window: none listed
+  # The next run opens the best directory: one complete best of step 10 is there, and it restores.
+  best = ckpt_lib.Checkpointer(str(tmp_path / "best"), keep=None)
+  assert best.all_steps() == [10]
+  assert best.read_meta(10)["best_value"] == (3.0 if kill_at == "moving the new best in" else 5.0)
+  restored, _ = best.restore(trainer.state)
+  chex.assert_trees_all_equal(jax.device_get(restored), jax.device_get(trainer.state))
+  assert sorted(os.listdir(tmp_path / "best")) == ["checkpoints"]  # staging and tmp leftovers are gone
+  assert os.listdir(tmp_path / "best" / "checkpoints") == ["10"]
+
+
+def test_best_rescored_at_the_same_step_is_replaced(tmp_path, monkeypatch):
+  import jaxgan.metrics
+  from jaxgan import logging as log_lib
+  c = config(10)
+  c.eval.metrics, c.eval.every, c.eval.num, c.eval.best = ("mnist_fd",), 10, 16, "mnist_fd/fd"
+  trainer = Trainer(c, str(tmp_path), quiet=True)
+  values = iter([5.0, 3.0])
+  monkeypatch.setattr(jaxgan.metrics, "evaluate", lambda name, **kw: {"fd": next(values)})
+  writer = log_lib.MetricWriter(str(tmp_path))
+  trainer.evaluate(10, writer)
+  trainer.evaluate(10, writer)
+  writer.close()
+  assert trainer.best_ckpt.all_steps() == [10] and trainer.best_ckpt.read_meta(10)["best_value"] == 3.0
+  assert sorted(os.listdir(tmp_path / "best")) == ["checkpoints"]
+  assert os.listdir(tmp_path / "best" / "checkpoints") == ["10"]
