@@ -1,4 +1,4 @@
-"""Train a preset, then score it with the offline MNIST judge (protocol in README "Evaluation").
+"""Train a preset, then score it with the offline MNIST judge (protocol in docs/evaluation.md).
 
   python benchmarks/quality.py --config=jaxgan/configs/mnist_fast.py --workdir=/tmp/q [--config.steps=N] [--num=5000]
 

@@ -1,14 +1,20 @@
-"""The README's results table: run the quality protocols, keep each row as JSON, and render the table.
+"""The results tables: run the quality protocols, keep each row as JSON, and render the tables.
 
-  python benchmarks/results.py                      # re-render the README table from docs/results/*.json
+  python benchmarks/results.py                      # re-render both tables from docs/results/*.json
+  python benchmarks/results.py --print              # print them instead of writing the two files
   python benchmarks/results.py --run=mnist_fast,ring8   # (re)measure some rows, then re-render
   python benchmarks/results.py --run=all            # everything: most of a day on a 2-core CPU (each
                                                     # stacked_mnist row ≈ 85 CPU-minutes); wgan_gp_mnist and
                                                     # sngan_mnist were measured on a GPU (their JSON says so)
 
+Two generated blocks, each between its markers, the text around them untouched:
+  docs/experiments.md, <!-- results:begin --> ... <!-- results:end -->: the full tables, every row and seed;
+  README.md, <!-- headline:begin --> ... <!-- headline:end -->: one line per headline preset (HEADLINE_*), from the
+  same JSON, so the README's figures cannot drift from the full tables.
+
 Each measured row is written to docs/results/<row>.json by the protocol's own script (benchmarks/quality.py for
 MNIST presets, benchmarks/mixtures.py for the 2-D mixtures, benchmarks/stacked.py for stacked MNIST), with the
-command, the machine, the seeds and the CPU time, so every figure in the table can be traced and rerun. Published
+command, the machine, the seeds and the CPU time, so every figure in the tables can be traced and rerun. Published
 rows are from ../shared/docs/PROTOCOLS.md (PacGAN Table 1 and its stacked-MNIST table).
 """
 import argparse
@@ -22,8 +28,10 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "docs", "results")
+EXPERIMENTS = os.path.join(ROOT, "docs", "experiments.md")
 README = os.path.join(ROOT, "README.md")
-BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"  # the full tables, in EXPERIMENTS
+HEAD_BEGIN, HEAD_END = "<!-- headline:begin -->", "<!-- headline:end -->"  # the headline table, in README
 WORK = os.path.join(ROOT, "runs", "results")
 
 # row -> (preset, extra flags). MNIST rows: training seed 0 unless the flags say otherwise, 5,000 samples.
@@ -66,6 +74,10 @@ PUBLISHED_MIXTURES = [  # PacGAN Table 1, 10 trials: (model, ring modes, %HQ, KL
 ]
 PUBLISHED_STACKED = [("DCGAN", 99, 3.40), ("VEEGAN", 150, 2.95), ("PacDCGAN2", 1000, 0.06),
                      ("WGAN-GP (GDPP's protocol)", 995, 0.148)]
+# The README's headline rows: preset (with its seed rows, if any) -> what the row is.
+HEADLINE_MNIST = {"mnist_fast": "the default, 2,000 steps", "mnist_best": "15,000 steps"}
+HEADLINE_MIXTURES = {"ring8": "ring-8", "grid25": "grid-25", "grid25_clusters": "grid-25, cluster-conditioned"}
+HEADLINE_STACKED = {"stacked_mnist": "15,000 steps"}
 
 
 def _py(*args, env=None):
@@ -232,21 +244,92 @@ def render() -> str:
   return "\n".join(lines)
 
 
-def write_readme(table: str) -> None:
-  with open(README) as f:
+def _family(base, table):
+  """The JSON rows of a preset and its seeds ("<base>", "<base>_seed1", ... in `table`) that have been measured."""
+  rows = [_load(n) for n in table if n == base or n.startswith(base + "_seed")]
+  return [r for r in rows if r is not None]
+
+
+def _cost(rows):
+  """Training cost of `rows`: their CPU minutes (a range over seeds), or their wall minutes on a GPU."""
+  if any(r.get("machine", {}).get("backend") == "gpu" for r in rows):
+    return ", ".join(_minutes(r)[0] for r in rows) + " wall min"
+  lo, hi = (f"{m:.1f}" for m in (min(r["train_cpu_min"] for r in rows), max(r["train_cpu_min"] for r in rows)))
+  threads = " (1 thread)" if all(_threads(r) for r in rows) else ""
+  return f"{lo if lo == hi else lo + '–' + hi} CPU-min{' each' if len(rows) > 1 else ''}{threads}"
+
+
+def render_headline() -> str:
+  """The README's short table: one line per headline preset, seeds averaged as in the full tables."""
+  lines = ["| preset | protocol | jaxgan | published | training cost |", "|---|---|---|---|---|"]
+  for base, what in HEADLINE_MNIST.items():
+    rows = _family(base, MNIST_ROWS)
+    if not rows:
+      continue
+    tag = "ema_" if all("ema_fd" in r for r in rows) else ""
+    ratios = [r[tag + "class_ratio"] for r in rows]
+    classes = "classes missing" if None in ratios else f"classes within {max(ratios):.2f}"
+    if len(rows) > 1:
+      fd, se = _mean_se([r[tag + "fd"] for r in rows])
+      score = f"**{fd:.2f} ± {se:.2f}** = {fd / rows[0]['floor']:.2f}× floor (mean of {len(rows)} seeds)"
+    else:
+      fd = rows[0][tag + "fd"]
+      score = f"**{fd:.2f}** = {fd / rows[0]['floor']:.2f}× floor"
+    lines.append(f"| `{base}` ({what}) | MNIST judge FD, 5,000 samples (floor {rows[0]['floor']:.1f}) | "
+                 f"{score}, {classes} | — | {_cost(rows)} |")
+  pac4 = next(p for p in PUBLISHED_MIXTURES if p[0] == "PacGAN4")
+  for name, what in HEADLINE_MIXTURES.items():
+    r = _load(name)
+    if r is None:
+      continue
+    s = r["summary"]
+    published = pac4[1:4] if name.startswith("ring") else pac4[4:7]
+    lines.append(f"| `{name}` | {what}, 10 seeds: modes / % high quality / reverse KL | "
+                 f"{s['modes']['mean']:.2f} / {s['high_quality_fraction']['mean'] * 100:.1f} % / "
+                 f"{s['reverse_kl']['mean']:.4f} | PacGAN4: {published[0]} / {published[1]} % / {published[2]} | "
+                 f"{s['cpu_s']['mean']:.0f} CPU-s a run{_threads(r)} |")
+  pac = next(p for p in PUBLISHED_STACKED if p[0] == "PacDCGAN2")
+  for base, what in HEADLINE_STACKED.items():
+    rows = _family(base, STACKED_ROWS)
+    if not rows:
+      continue
+    modes = np.mean([r["modes"] for r in rows])
+    if len(rows) > 1:
+      kl, se = _mean_se([r["kl"] for r in rows])
+      score = f"{modes:g} / **{kl:.3f} ± {se:.3f}** (mean of {len(rows)} seeds)"
+    else:
+      score = f"{modes:g} / **{rows[0]['kl']:.3f}**"
+    lines.append(f"| `{base}` ({what}) | stacked MNIST: modes of 1,000 / KL to uniform | {score} | "
+                 f"{pac[0]}: {pac[1]} / {pac[2]} | {_cost(rows)} |")
+  return "\n".join(lines)
+
+
+def _fill(path, begin, end, block):
+  """`path`'s text with `block` between its `begin` and `end` markers (a clear error if it has none)."""
+  with open(path) as f:
     text = f.read()
-  if BEGIN not in text or END not in text:
-    raise SystemExit(f"error: README.md has no {BEGIN} ... {END} block to fill")
-  head, rest = text.split(BEGIN, 1)
-  _, tail = rest.split(END, 1)
-  with open(README, "w") as f:
-    f.write(head + BEGIN + "\n" + table + "\n" + END + tail)
+  if begin not in text or end not in text:
+    raise SystemExit(f"error: {os.path.relpath(path, ROOT)} has no {begin} ... {end} block to fill")
+  head, rest = text.split(begin, 1)
+  _, tail = rest.split(end, 1)
+  return head + begin + "\n" + block + "\n" + end + tail
+
+
+def write_tables() -> None:
+  """Fills the full tables into EXPERIMENTS and the headline into README; neither file is written if either lacks
+  its markers."""
+  texts = {EXPERIMENTS: _fill(EXPERIMENTS, BEGIN, END, render()),
+           README: _fill(README, HEAD_BEGIN, HEAD_END, render_headline())}
+  for path, text in texts.items():
+    with open(path, "w") as f:
+      f.write(text)
 
 
 def main():
   p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("--run", default="", help="comma-separated rows to measure first, or 'all'")
-  p.add_argument("--print", action="store_true", help="print the table instead of writing README.md")
+  p.add_argument("--print", action="store_true",
+                 help="print the tables instead of writing docs/experiments.md and README.md")
   args = p.parse_args()
   rows = ALL if args.run == "all" else [r for r in args.run.split(",") if r]
   unknown = [r for r in rows if r not in ALL]
@@ -255,12 +338,11 @@ def main():
   os.makedirs(RESULTS, exist_ok=True)
   for r in rows:
     run_row(r)
-  table = render()
   if args.print:
-    print(table)
+    print(render() + "\n\n" + render_headline())
   else:
-    write_readme(table)
-    print(f"README.md results table updated from {RESULTS}")
+    write_tables()
+    print(f"docs/experiments.md results tables and README.md headline table updated from {RESULTS}")
 
 
 if __name__ == "__main__":

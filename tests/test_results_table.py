@@ -1,6 +1,9 @@
-"""benchmarks/results.py: the README results table, rendered from per-row JSON (seed rows and their mean)."""
+"""benchmarks/results.py: the full results tables (docs/experiments.md) and the README's headline table, both
+rendered from per-row JSON (seed rows and their mean)."""
 import json
 import os
+
+import sys
 
 import numpy as np
 import pytest
@@ -59,3 +62,81 @@ def test_mnist_seed_mean_comes_after_the_last_measured_seed(results):
   assert mean[0] == "**mnist_best, mean of 2 seeds**"
   assert mean[2] == "**12.00 ± 2.00**" and mean[3] == "**2.40**"
   assert mean[5] == "≤ 1.10"
+
+
+def _mixture(path, name, modes, hq, kl, cpu_s):
+  summary = {"modes": {"mean": modes, "se": 0.0}, "high_quality_fraction": {"mean": hq, "se": 0.0},
+             "reverse_kl": {"mean": kl, "se": 0.0}, "cpu_s": {"mean": cpu_s}}
+  with open(os.path.join(path, f"{name}.json"), "w") as f:
+    json.dump({"summary": summary, "machine": {"backend": "cpu"}}, f)
+
+
+def test_headline_rows_agree_with_the_full_table(results):
+  mod, path = results
+  for name, fd, cpu in (("mnist_best", 10.0, 28.0), ("mnist_best_seed1", 14.0, 30.0)):
+    _write(path, name, ema_fd=fd, floor=5.0, ema_class_ratio=1.1 if fd < 12 else 1.3, ema_classes=10,
+           train_cpu_min=cpu)
+  _write(path, "stacked_mnist", modes=1000, kl=0.04, kl_marginals=0.02, kl_dependence=0.02)
+  _write(path, "stacked_mnist_seed1", modes=998, kl=0.06, kl_marginals=0.03, kl_dependence=0.03)
+  _mixture(path, "ring8", 8.0, 0.975, 0.0025, 43.0)
+  head = mod.render_headline()
+  assert "mnist_fast" not in head and "grid25" not in head  # rows without JSON are left out
+  best = _line(head, "| `mnist_best` ")
+  full_mean = _line(mod.render(), "| **mnist_best, mean of 2 seeds** |")
+  assert full_mean[2] == "**12.00 ± 2.00**"
+  assert best[2] == "**12.00 ± 2.00** = 2.40× floor (mean of 2 seeds), classes within 1.30"
+  assert best[4] == "28.0–30.0 CPU-min each"
+  assert _line(head, "| `ring8` ")[2:5] == ["8.00 / 97.5 % / 0.0025", "PacGAN4: 7.8 / 95.9 % / 0.07",
+                                             "43 CPU-s a run"]
+  stacked = _line(head, "| `stacked_mnist` ")
+  assert stacked[2] == f"999 / **0.050 ± {np.std([0.04, 0.06], ddof=1) / np.sqrt(2):.3f}** (mean of 2 seeds)"
+  assert stacked[3] == "PacDCGAN2: 1000 / 0.06"
+
+
+def _page(path, begin, end, inside="old"):
+  path.write_text(f"# title\n\nbefore\n{begin}\n{inside}\n{end}\nafter\n")
+  return path
+
+
+def _run_main(mod, monkeypatch, *argv):
+  monkeypatch.setattr(sys, "argv", ["results.py", *argv])
+  mod.main()
+
+
+def test_main_fills_the_full_tables_into_experiments_and_the_headline_into_the_readme(results, monkeypatch):
+  mod, path = results
+  _write(path, "mnist_fast", ema_fd=21.0, floor=7.0, ema_class_ratio=1.09, ema_classes=10)
+  docs = _page(path / "experiments.md", mod.BEGIN, mod.END)
+  readme = _page(path / "README.md", mod.HEAD_BEGIN, mod.HEAD_END)
+  monkeypatch.setattr(mod, "EXPERIMENTS", str(docs))
+  monkeypatch.setattr(mod, "README", str(readme))
+  _run_main(mod, monkeypatch)
+  assert docs.read_text() == f"# title\n\nbefore\n{mod.BEGIN}\n{mod.render()}\n{mod.END}\nafter\n"
+  assert readme.read_text() == f"# title\n\nbefore\n{mod.HEAD_BEGIN}\n{mod.render_headline()}\n{mod.HEAD_END}\nafter\n"
+  assert "| mnist_fast (EMA G) | 100 | 21.00 |" in docs.read_text()
+  assert "**21.00** = 3.00× floor, classes within 1.09" in readme.read_text()
+  _run_main(mod, monkeypatch)  # re-rendering is idempotent
+  assert docs.read_text().count(mod.BEGIN) == 1 and readme.read_text().count(mod.HEAD_BEGIN) == 1
+
+
+def test_a_missing_marker_is_an_error_and_writes_neither_file(results, monkeypatch):
+  mod, path = results
+  docs = _page(path / "experiments.md", mod.BEGIN, mod.END)
+  readme = _page(path / "README.md", mod.BEGIN, mod.END)  # the README needs the headline markers
+  monkeypatch.setattr(mod, "EXPERIMENTS", str(docs))
+  monkeypatch.setattr(mod, "README", str(readme))
+  before = docs.read_text(), readme.read_text()
+  with pytest.raises(SystemExit, match="headline:begin"):
+    _run_main(mod, monkeypatch)
+  assert (docs.read_text(), readme.read_text()) == before
+
+
+def test_the_repository_pages_hold_the_rendered_tables():
+  """docs/experiments.md and README.md are what `python benchmarks/results.py` writes from docs/results/."""
+  mod = load_script("benchmarks/results.py")
+  for path, begin, end, render in ((mod.EXPERIMENTS, mod.BEGIN, mod.END, mod.render),
+                                   (mod.README, mod.HEAD_BEGIN, mod.HEAD_END, mod.render_headline)):
+    with open(path) as f:
+      text = f.read()
+    assert text.count(begin) == 1 and text.count(end) == 1, path
+    assert text.split(begin, 1)[1].split(end, 1)[0] == "\n" + render() + "\n", path
