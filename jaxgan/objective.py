@@ -152,5 +152,5 @@ def lazy_adam(lr, b1: float, b2: float, interval: int, **kw) -> optax.GradientTr
   optimizer, so each step makes (interval + 1)/interval updates on average; NVIDIA corrects this with
   mb_ratio = interval / (interval + 1): lr·mb_ratio, β₁^mb_ratio, β₂^mb_ratio."""
   ratio = interval / (interval + 1)
-  lr = (lambda t: lr(t) * ratio) if callable(lr) else lr * ratio
-  return optax.adam(lr, b1=b1 ** ratio, b2=b2 ** ratio, **kw)
+  rate = (lambda t: lr(t) * ratio) if callable(lr) else lr * ratio
+  return optax.adam(rate, b1=b1 ** ratio, b2=b2 ** ratio, **kw)

@@ -314,8 +314,7 @@ class Trainer:
         writer.write_many(list(range(step + 1, step + k + 1)), metrics)
         step += k
         summary = {m: float(v[-1]) for m, v in metrics.items()}
-        bar.update(k, d_loss=summary["d_loss"], g_loss=summary["g_loss"],
-                   **{"D(x)": summary["d_real"], "D(G(z))": summary["d_fake"]})
+        bar.update(k, **{label: summary[key] for key, label in _SHOWN if key in summary})
         if step % self.sample_every == 0 or step == total:
           self.write_samples(step, writer)
         if self.eval_every and (step % self.eval_every == 0 or step == total):
@@ -337,10 +336,13 @@ class Trainer:
     return {"step": step, "stopped": stopped, **summary}
 
 
+_SHOWN = (("d_loss", "d_loss"), ("g_loss", "g_loss"), ("d_real", "D(x)"), ("d_fake", "D(G(z))"))
+
+
 def _nonfinite(metrics, skipping: bool) -> str:
-  """Names the first non-finite quantity, '' when all is well. With skipping (or sanitizing) on, flagged updates
-  are expected and fine."""
-  for key in ("d_loss", "g_loss"):
+  """Names the first non-finite loss (a metric named *_loss), '' when all is well. With skipping (or sanitizing)
+  on, flagged updates are expected and fine."""
+  for key in sorted(k for k in metrics if k.endswith("_loss")):
     if not np.all(np.isfinite(metrics[key])) and not skipping:
       return key
   if not skipping and np.any(metrics["nonfinite"] > 0):

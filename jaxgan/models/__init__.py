@@ -3,6 +3,8 @@
 Contract for every registered family (see DESIGN.md):
   G(z_BxZ, train: bool, [labels]) -> images_BxHxWxC in [-1, 1]   (NHWC, tanh output)
   D(x_BxHxWxC, train: bool, [labels]) -> logits_B                   (raw logits; sigmoid lives in the loss)
+    and D sows its last features [B, F] as ("intermediates", "features"), which a loss term reads by applying D
+    with mutable "intermediates" (e.g. feature matching); otherwise the sow is a no-op
 Modules take `dtype` (compute dtype; params stay float32) and `axis_name` (BatchNorm statistics across devices).
 """
 from typing import Callable, Dict

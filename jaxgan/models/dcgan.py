@@ -84,6 +84,7 @@ class DCGAN28Discriminator(nn.Module):
     x = _lrelu(bn()(Conv2xDown(c(128), dtype=self.dtype, method=self.down_method)(x)))
     x = x.reshape(x.shape[0], -1)
     x = _lrelu(bn()(nn.Dense(c(1024), dtype=self.dtype)(x)))
+    self.sow("intermediates", "features", x)
     return nn.Dense(1, dtype=self.dtype)(x).astype(jnp.float32)[:, 0]
 
 
@@ -161,6 +162,7 @@ class DCGANDiscriminator(nn.Module):
         x = nn.LayerNorm(epsilon=1e-5, dtype=self.dtype)(x)
       x = _lrelu(x)
     x = x.reshape(x.shape[0], -1)
+    self.sow("intermediates", "features", x)
     if self.mbdisc:
       x = MinibatchDiscrimination(self.mbdisc, self.mbdisc_dim, self.mbdisc_group, self.dtype)(x)
     dense = None

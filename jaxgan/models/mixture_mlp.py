@@ -98,6 +98,7 @@ class MixtureDiscriminator(nn.Module):
     h = (x_BxD.reshape((x_BxD.shape[0], -1)) / self.scale).astype(self.dtype)
     for _ in range(self.depth):
       h = nn.leaky_relu(self._dense(self.width, h, train), 0.2)
+    self.sow("intermediates", "features", h)
     if self.mbstd:
       h = minibatch_stddev(h, self.mbstd_group)
     if self.num_classes:

@@ -76,6 +76,7 @@ class MLPDiscriminator(nn.Module):
     h = x_BxHxWxC.reshape((x_BxHxWxC.shape[0], -1))
     for width in self.hidden:
       h = nn.leaky_relu(TorchDense(width, self.dtype)(h), 0.2)
+    self.sow("intermediates", "features", h)
     if self.mbstd:
       h = minibatch_stddev(h, self.mbstd_group)
     if self.mbdisc:

@@ -166,6 +166,7 @@ class ResNetDiscriminator(nn.Module):
       sc = L.conv(x, f, 1) if (down or f != x.shape[-1]) else x
       x = _avgpool(h + sc) if down else h + sc  # pooling is linear: one pool for both branches
     phi_BxF = jnp.sum(nn.relu(x).astype(jnp.float32), axis=(1, 2)).astype(self.dtype)
+    self.sow("intermediates", "features", phi_BxF)
 
     logit = L.dense(phi_BxF, 1).astype(jnp.float32)[:, 0]
     if self.num_classes <= 0:
