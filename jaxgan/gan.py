@@ -5,8 +5,9 @@ Everything a config turns on is a loss term, a view of D's input, a player optio
                                       wasserstein | least_squares
   penalty = ConfigDict(name, weight, interval)  a gradient penalty term on D: none | gp | dragan | r1 | r2; lazy
                                       every `interval` D updates with weight × interval (regularizers.py)
-  optim.d.clip = c                    WGAN weight clipping of D's params into [−c, c] after every update (a player
-                                      option; `optim.g.clip` likewise); pair with optim name "rmsprop" as in the paper
+  optim.d.clip = c                    WGAN weight clipping of D's params into [−c, c] after every update (an `after`
+                                      function of the D phase; `optim.g.clip` likewise); pair with optim name
+                                      "rmsprop" as in the paper
   optim.*.name = "optimistic_adam"    optimistic Adam (Daskalakis et al.); keys lr, b1, b2, eps, alpha, beta
   optim.*.lr_decay_steps = T          cosine decay of the rate to `lr_final_ratio`·lr (default 0) over T updates
   sanitize_grads = True               non-finite gradient entries → 0 before the update; the `nonfinite` metric
@@ -112,6 +113,17 @@ class Ema:
     beta = self.beta(state.step, inp.batch["real"].shape[0] * parallel.n_devices(inp.obj.axis_name))
     ema = optax.incremental_update(state.players["g"].params, state.ema["g"], step_size=1.0 - beta)
     return state.replace(ema={**state.ema, "g": ema})
+
+
+@dataclasses.dataclass(frozen=True)
+class Clip:
+  """WGAN's weight clipping, as an `after` function of a player's phase: every parameter entry into [−c, c]."""
+  player: str
+  c: float
+
+  def __call__(self, inp: PhaseInput, state):
+    params = jax.tree.map(lambda p: jnp.clip(p, -self.c, self.c), state.players[self.player].params)
+    return state.with_player(self.player, params=params)
 
 
 @dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
@@ -459,13 +471,13 @@ def build_gan(config, axis_name: Optional[str] = None) -> GAN:
   if penalty.enabled:
     d_terms.append(Term("penalty", terms.penalty(penalty.fn, pack), penalty.weight, penalty.interval))
   ema_decay = float(config.get("ema_decay", 0.0))
-  clip = lambda o: float(o.get("clip", 0.0) or 0.0)
-  phases = (Phase("d", "d", d_forward, tuple(d_terms), repeat=n_critic),
+  clip = {name: (Clip(name, c),) if (c := float(config.optim[name].get("clip", 0.0) or 0.0)) > 0 else ()
+          for name in ("g", "d")}
+  phases = (Phase("d", "d", d_forward, tuple(d_terms), repeat=n_critic, after=clip["d"]),
             Phase("g", "g", g_forward, tuple(g_terms), total_metric="g_loss",
-                  after=(Ema(ema_decay, ema_rampup),) if ema_decay > 0 else ()))
+                  after=clip["g"] + ((Ema(ema_decay, ema_rampup),) if ema_decay > 0 else ())))
   return GAN(
-      players={"g": Player(g, make_optimizer(config.optim.g), clip(config.optim.g)),
-               "d": Player(d, make_optimizer(config.optim.d), clip(config.optim.d))},
+      players={"g": Player(g, make_optimizer(config.optim.g)), "d": Player(d, make_optimizer(config.optim.d))},
       phases=phases, batch_repeats=n_critic, streams=("real", "labels") if num_classes else ("real",),
       ema_players=("g",) if ema_decay > 0 else (), skip_nonfinite=config.get("nonfinite", "stop") == "skip",
       sanitize_grads=bool(config.get("sanitize_grads", False)), axis_name=axis_name,

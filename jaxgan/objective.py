@@ -67,11 +67,9 @@ class PhaseInput(NamedTuple):
 
 @dataclasses.dataclass(frozen=True)
 class Player:
-  """A trained network: its module, optimizer and update options. `clip` > 0 clips every parameter entry into
-  [−clip, clip] after each update (WGAN's weight clipping)."""
+  """A trained network: its module and its optimizer."""
   module: nn.Module
   tx: optax.GradientTransformation
-  clip: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True, eq=False, kw_only=True)

@@ -47,11 +47,6 @@ def sanitize(tree):
   return jax.tree.map(lambda g: jnp.where(jnp.isfinite(g), g, jnp.zeros_like(g)), tree)
 
 
-def clip_params(params, c: float):
-  """Weight clipping: every parameter entry into [−c, c]."""
-  return jax.tree.map(lambda p: jnp.clip(p, -c, c), params)
-
-
 def _zeros_like(shapes):
   """Zeros of `jax.eval_shape` results, as device-varying as the values they stand in for (the branches of a
   lax.cond must carry the same types under a checked shard_map)."""
@@ -106,8 +101,6 @@ def _update(obj: Objective, phase: Phase, state: TrainState, batch, key, count):
     grads = sanitize(grads)
   updates, opt_state = player.tx.update(grads, me.opt_state, me.params)
   params = optax.apply_updates(me.params, updates)
-  if player.clip > 0:
-    params = clip_params(params, player.clip)
   if obj.skip_nonfinite:  # keep the last good parameters and optimizer moments
     pick = lambda new, old: jnp.where(finite, new, old)
     params, opt_state = jax.tree.map(pick, params, me.params), jax.tree.map(pick, opt_state, me.opt_state)
