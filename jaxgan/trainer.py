@@ -60,7 +60,7 @@ def fingerprint(config) -> str:
 
 
 def choose_k(config, backend: str) -> tuple[int, int]:
-  """(steps per call, scan unroll), measured per backend (see README "Speed"): on XLA:CPU a conv weight-gradient
+  """(steps per call, scan unroll), measured per backend (see docs/speed.md): on XLA:CPU a conv weight-gradient
   inside a rolled scan takes a ~30x slower path, so conv models use short fully-unrolled scans there; MLPs and all
   GPU/TPU runs use long rolled scans."""
   k, unroll = int(config.get("steps_per_call", 0)), int(config.get("unroll", 0))

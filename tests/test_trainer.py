@@ -82,15 +82,22 @@ def test_unknown_eval_metric_is_a_config_error(tmp_path):
     Trainer(c, str(tmp_path), quiet=True)
 
 
-def test_best_checkpoint_swap_keeps_the_better_even_at_a_lower_step(tmp_path, monkeypatch):
+def _scored_trainer(tmp_path, monkeypatch, scores):
+  """A Trainer that keeps the best checkpoint by mnist_fd/fd, whose evaluations return `scores` in turn, and a
+  metrics writer for it."""
   import jaxgan.metrics
   from jaxgan import logging as log_lib
   c = config(10)
   c.eval.metrics, c.eval.every, c.eval.num, c.eval.best = ("mnist_fd",), 10, 16, "mnist_fd/fd"
   trainer = Trainer(c, str(tmp_path), quiet=True)
-  values = iter([5.0, 3.0, 4.0])  # step 20 first, then a better step 10 (as after a resume), then a worse step 30
+  values = iter(scores)
   monkeypatch.setattr(jaxgan.metrics, "evaluate", lambda name, **kw: {"fd": next(values)})
-  writer = log_lib.MetricWriter(str(tmp_path))
+  return trainer, log_lib.MetricWriter(str(tmp_path))
+
+
+def test_best_checkpoint_swap_keeps_the_better_even_at_a_lower_step(tmp_path, monkeypatch):
+  # step 20 first, then a better step 10 (as after a resume), then a worse step 30
+  trainer, writer = _scored_trainer(tmp_path, monkeypatch, [5.0, 3.0, 4.0])
   for step in (20, 10, 30):
     trainer.evaluate(step, writer)
   writer.close()
@@ -99,15 +106,8 @@ def test_best_checkpoint_swap_keeps_the_better_even_at_a_lower_step(tmp_path, mo
 
 
 def test_failed_best_save_keeps_the_old_best(tmp_path, monkeypatch):
-  import jaxgan.metrics
-  from jaxgan import logging as log_lib
   from jaxgan.checkpoint import CheckpointError
-  c = config(10)
-  c.eval.metrics, c.eval.every, c.eval.num, c.eval.best = ("mnist_fd",), 10, 16, "mnist_fd/fd"
-  trainer = Trainer(c, str(tmp_path), quiet=True)
-  values = iter([5.0, 3.0])
-  monkeypatch.setattr(jaxgan.metrics, "evaluate", lambda name, **kw: {"fd": next(values)})
-  writer = log_lib.MetricWriter(str(tmp_path))
+  trainer, writer = _scored_trainer(tmp_path, monkeypatch, [5.0, 3.0])
   trainer.evaluate(10, writer)
 
   def failing_save(*a, **kw):  # e.g. the disk filled up, or a kill, between deleting and saving
@@ -181,15 +181,9 @@ class _Killed(BaseException):
 
 @pytest.mark.parametrize("kill_at", ["moving the old best away", "moving the new best in"])
 def test_best_rescored_at_the_same_step_survives_a_kill_mid_swap(tmp_path, monkeypatch, kill_at):
-  import jaxgan.metrics
   from jaxgan import checkpoint as ckpt_lib
-  from jaxgan import logging as log_lib
-  c = config(10)
-  c.eval.metrics, c.eval.every, c.eval.num, c.eval.best = ("mnist_fd",), 10, 16, "mnist_fd/fd"
-  trainer = Trainer(c, str(tmp_path), quiet=True)
-  values = iter([5.0, 3.0])  # step 10 scored, then re-scored better at the same step (as after a resume)
-  monkeypatch.setattr(jaxgan.metrics, "evaluate", lambda name, **kw: {"fd": next(values)})
-  writer = log_lib.MetricWriter(str(tmp_path))
+  # step 10 scored, then re-scored better at the same step (as after a resume)
+  trainer, writer = _scored_trainer(tmp_path, monkeypatch, [5.0, 3.0])
   trainer.evaluate(10, writer)
   real_rename = os.rename
 
@@ -218,14 +212,7 @@ def test_best_rescored_at_the_same_step_survives_a_kill_mid_swap(tmp_path, monke
 
 
 def test_best_rescored_at_the_same_step_is_replaced(tmp_path, monkeypatch):
-  import jaxgan.metrics
-  from jaxgan import logging as log_lib
-  c = config(10)
-  c.eval.metrics, c.eval.every, c.eval.num, c.eval.best = ("mnist_fd",), 10, 16, "mnist_fd/fd"
-  trainer = Trainer(c, str(tmp_path), quiet=True)
-  values = iter([5.0, 3.0])
-  monkeypatch.setattr(jaxgan.metrics, "evaluate", lambda name, **kw: {"fd": next(values)})
-  writer = log_lib.MetricWriter(str(tmp_path))
+  trainer, writer = _scored_trainer(tmp_path, monkeypatch, [5.0, 3.0])
   trainer.evaluate(10, writer)
   trainer.evaluate(10, writer)
   writer.close()

@@ -16,7 +16,7 @@ The default (`mnist_fast`: conditional half-width DCGAN, Adam 5e-4) plus:
   sampled with standing BatchNorm statistics (`standing_stats`, the default).
 
 Measured (one thread, 3 training seeds): judge FD 12.89 / 15.28 / 12.92 = 1.79× / 2.12× / 1.79× the floor, mean
-13.70 ± 0.79 = 1.90×; classes within 1.15 / 1.16 / 1.14; 28.5–30.0 CPU-minutes. README "Results",
+13.70 ± 0.79 = 1.90×; classes within 1.15 / 1.16 / 1.14; 28.5–30.0 CPU-minutes. docs/experiments.md,
 docs/results/mnist_best*.json.
 """
 from jaxgan.configs import mnist_fast
