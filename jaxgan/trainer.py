@@ -51,12 +51,17 @@ def validate(config) -> None:
 
 
 def fingerprint(config) -> str:
-  """What a checkpoint's tree structure depends on; other keys (rates, steps, cadences) may change on resume."""
-  return ckpt_lib.config_fingerprint({
+  """What a checkpoint's tree structure depends on; other keys (rates, steps, cadences) may change on resume.
+  The objective counts only when it is not the GAN's, so checkpoints written before objectives existed keep
+  their fingerprint."""
+  keys = {
       "model": config.model.to_dict(), "g_opt": config.optim.g.get("name", "adam"),
       "d_opt": config.optim.d.get("name", "adam"), "ema": float(config.get("ema_decay", 0.0)) > 0,
       "pack": int(config.get("pack", 1)), "lr_decay": [int(config.optim[n].get("lr_decay_steps", 0) or 0) > 0
-                                                       for n in ("g", "d")]})
+                                                       for n in ("g", "d")]}
+  if config.get("objective", "gan") != "gan":
+    keys["objective"] = str(config.objective)
+  return ckpt_lib.config_fingerprint(keys)
 
 
 def choose_k(config, backend: str) -> tuple[int, int]:

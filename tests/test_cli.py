@@ -111,6 +111,7 @@ def test_benchmark_of_the_default_class_conditional_preset():
     (["--config=jaxgan/configs/no_such_preset.py"], ["config file not found", "no_such_preset.py"]),
     (["--config.model.name=bogus"], ["unknown model 'bogus'", "mlp"]),
     (["--config.loss.name=bogus"], ["unknown loss 'bogus'", "hinge"]),
+    (["--config.objective=bogus"], ["unknown objective 'bogus'", "gan"]),
     (["--config.data.name=bogus"], ["unknown dataset 'bogus'"]),
     (["--config.bogus_key=1"], ["unknown config key 'bogus_key'"]),
     (["--config.model.bogus_key=1"], ["unknown config key 'bogus_key'", "--config.model.bogus_key"]),

@@ -143,6 +143,16 @@ def test_unknown_objective_is_a_clear_error():
     objective_lib.build(config)
 
 
+def test_the_fingerprint_names_an_objective_other_than_the_gan():
+  from jaxgan.trainer import fingerprint
+  c = mlp_mnist.get_config()
+  gan = fingerprint(c)
+  del c["objective"]  # a config from before objectives existed: its checkpoints keep their fingerprint
+  assert fingerprint(c) == gan
+  c.objective = "lsgan_fm"
+  assert fingerprint(c) != gan
+
+
 # -- stages ------------------------------------------------------------------------------------------------------
 
 

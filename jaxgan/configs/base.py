@@ -5,6 +5,7 @@ import ml_collections
 def get_config():
   c = ml_collections.ConfigDict()
   c.seed = 0
+  c.objective = "gan"           # what the run trains (jaxgan/objective.py registry; docs/architecture.md)
   c.steps = 10_000              # G updates
   c.batch_size = 64             # global, split over devices
   c.n_critic = 1                # D updates per G update
