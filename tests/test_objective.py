@@ -15,6 +15,7 @@ import optax
 import pytest
 
 from jaxgan import objective as objective_lib
+from jaxgan import parallel
 from jaxgan import step as step_lib
 from jaxgan.checkpoint import CheckpointError, Checkpointer
 from jaxgan.configs import mlp_mnist
@@ -159,17 +160,30 @@ def test_the_fingerprint_names_an_objective_other_than_the_gan():
 @dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
 class FrozenGAfter(GAN):
   """A two-stage GAN: both players train in stage 0, only D in stage 1 (as f-AnoGAN's second stage trains a new
-  player against a frozen G)."""
+  player against a frozen G). Its aux state counts D updates and keeps a running mean of D's loss."""
+
+  def init_aux(self):
+    return {"d_updates": jnp.zeros((), jnp.int32), "d_loss_avg": jnp.zeros((), jnp.float32)}
 
   def for_stage(self, stage):
     return self if stage == 0 else dataclasses.replace(self, phases=self.phases[:1])
+
+
+def _count_d(inp, state):
+  """An after-function of the D phase: aux updated in-graph from the phase's batch, averaged over devices (aux is
+  replicated state: a device-varying value is a trace-time error on several devices)."""
+  batch_mean = parallel.pmean(inp.obj.axis_name, jnp.mean(jnp.abs(inp.batch["real"].astype(jnp.float32))))
+  aux = state.aux
+  mean = 0.9 * aux["d_loss_avg"] + 0.1 * batch_mean
+  return state.replace(aux={"d_updates": aux["d_updates"] + 1, "d_loss_avg": mean})
 
 
 @objective_lib.register("test_frozen_g_after")
 def _build_two_stage(config, axis_name=None):
   gan = build_gan(config, axis_name)
   fields = {f.name: getattr(gan, f.name) for f in dataclasses.fields(gan)}
-  return FrozenGAfter(**{**fields, "stage_starts": (int(config.stage_step),)})
+  d_phase = gan.phases[0]._replace(after=gan.phases[0].after + (_count_d,))
+  return FrozenGAfter(**{**fields, "stage_starts": (int(config.stage_step),), "phases": (d_phase,) + gan.phases[1:]})
 
 
 def stage_config(steps):
@@ -191,6 +205,7 @@ def test_stages_compile_once_each_and_resume_exactly_at_and_across_the_boundary(
   assert sorted(k for k in straight._fns if isinstance(k, tuple)) == [(2, 0), (4, 0), (4, 1)]  # the call before the boundary stops at it
   final = jax.device_get(straight.state)
   assert int(final.stage) == 1
+  assert int(final.aux["d_updates"]) == 10 and float(final.aux["d_loss_avg"]) > 0  # aux is state: resumed below
   for first in (6, 8):  # a checkpoint at the boundary (stage still 0 in it), and one past it
     work = str(tmp_path / f"resumed_{first}")
     Trainer(stage_config(first), work, quiet=True).train()
