@@ -70,6 +70,8 @@ def run(main: Callable, config_flag: str = "config") -> None:
   def wrapped(argv):
     from absl import logging
     logging.set_verbosity(logging.ERROR)  # JAX backend probing and orbax chatter
+    from jaxgan import compile_cache
+    compile_cache.enable()  # $JAXGAN_COMPILE_CACHE; a cache that cannot be used warns once and is skipped
     from jaxgan.checkpoint import CheckpointError
     from jaxgan.data import DataError
     if len(argv) > 1:

@@ -10,6 +10,9 @@ FAST_COMPILE = "--xla_backend_optimization_level=0"
 if "xla_backend_optimization_level" not in os.environ["XLA_FLAGS"]:
   os.environ["XLA_FLAGS"] += " " + FAST_COMPILE
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# Scripts run by the tests compile from scratch (no persistent cache shared with the user's runs);
+# tests/test_compile_cache.py turns it on where it is the subject.
+os.environ.setdefault("JAXGAN_COMPILE_CACHE", "off")
 
 import jax  # noqa: E402  (must come after XLA_FLAGS)
 
