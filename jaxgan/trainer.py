@@ -44,6 +44,9 @@ def validate(config) -> None:
   for key in ("checkpoint_every", "sample_every", "keep_checkpoints"):
     if key in config:
       _positive_int(config, key)
+  first = config.get("first_sample", 0)
+  if isinstance(first, bool) or not isinstance(first, (int, np.integer)) or first < 0:
+    raise ConfigError(f"config.first_sample must be an integer >= 0 (0 = off), got {first!r}")
   if "standing_stats" in config and (not isinstance(config.standing_stats, int) or config.standing_stats < 0):
     raise ConfigError(f"config.standing_stats must be an integer >= 0, got {config.standing_stats!r}")
   if config.get("nonfinite", "stop") not in ("stop", "skip"):
@@ -108,6 +111,8 @@ class Trainer:
     self.k, self.unroll = choose_k(config, self.backend)
     self.checkpoint_every = self._multiple_of_k(config.get("checkpoint_every", 1000))
     self.sample_every = self._multiple_of_k(config.get("sample_every", 1000))
+    # one early grid (a first picture within seconds of the start), at the first call ending at or after it
+    self.first_sample = self._multiple_of_k(config.first_sample) if config.get("first_sample", 0) else 0
     self.ckpt = ckpt_lib.Checkpointer(workdir, keep=int(config.get("keep_checkpoints", 3)))
     self.fingerprint = fingerprint(config)
     self.state, self.start_step = self._init_or_restore()
@@ -320,7 +325,7 @@ class Trainer:
         step += k
         summary = {m: float(v[-1]) for m, v in metrics.items()}
         bar.update(k, **{label: summary[key] for key, label in _SHOWN if key in summary})
-        if step % self.sample_every == 0 or step == total:
+        if step % self.sample_every == 0 or step == total or step == self.first_sample:
           self.write_samples(step, writer)
         if self.eval_every and (step % self.eval_every == 0 or step == total):
           self.evaluate(step, writer)

@@ -2,9 +2,13 @@
 
   python scripts/benchmark.py --config=jaxgan/configs/mlp_mnist.py [--config.batch_size=B] [--json] [--steps=N]
 """
-import json
-import os
-import sys
+import time
+
+_T_START = time.perf_counter()  # before the imports: startup_sec counts them
+
+import json  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -21,13 +25,14 @@ def main(argv):
   if _STEPS.value <= 0:
     cli.fail(f"--steps must be positive, got {_STEPS.value}")
   from jaxgan.benchmark import benchmark
-  r = benchmark(_CONFIG.value, _STEPS.value)
+  r = benchmark(_CONFIG.value, _STEPS.value, t_start=_T_START)
   if _JSON.value:
     print(json.dumps(r))
   else:
     print(f"{r['model']} {r['dtype']} batch={r['batch_size']} on {r['devices']} {r['backend']} device(s), "
           f"K={r['steps_per_call']} unroll={r['unroll']}: steps/s={r['steps_per_sec']:.1f} "
-          f"img/s={r['images_per_sec']:.0f} compile={r['compile_sec']:.1f}s")
+          f"img/s={r['images_per_sec']:.0f} compile={r['compile_sec']:.1f}s first_call={r['first_call_sec']:.2f}s "
+          f"startup={r['startup_sec']:.1f}s")
 
 
 if __name__ == "__main__":

@@ -95,8 +95,12 @@ def test_benchmark_json(tmp_path):
   r = run("benchmark.py", *TINY[:3], "--json", "--steps=10")
   assert r.returncode == 0, r.stderr
   out = json.loads(r.stdout.strip().splitlines()[-1])
-  assert {"steps_per_sec", "images_per_sec", "compile_sec", "backend", "devices"} <= set(out)
+  assert {"steps_per_sec", "images_per_sec", "compile_sec", "startup_sec", "first_call_sec", "backend",
+          "devices"} <= set(out)
   assert out["images_per_sec"] > 0 and out["backend"] == "cpu" and out["devices"] == 1
+  # start-up counts the imports, data, init, compile and first call: more than its measured parts
+  parts = out["data_sec"] + out["init_sec"] + out["compile_sec"] + out["first_call_sec"]
+  assert 0 < out["first_call_sec"] and 0 < out["compile_sec"] and parts < out["startup_sec"] < parts + 60
 
 
 def test_benchmark_of_the_default_class_conditional_preset():

@@ -219,3 +219,20 @@ def test_best_rescored_at_the_same_step_is_replaced(tmp_path, monkeypatch):
   assert trainer.best_ckpt.all_steps() == [10] and trainer.best_ckpt.read_meta(10)["best_value"] == 3.0
   assert sorted(os.listdir(tmp_path / "best")) == ["checkpoints"]
   assert os.listdir(tmp_path / "best" / "checkpoints") == ["10"]
+
+
+@pytest.mark.parametrize("first,grids", [(15, [15, 20, 30]), (0, [20, 30]), (20, [20, 30])])
+def test_an_early_first_picture_besides_sample_every(tmp_path, first, grids):
+  c = config(30)
+  c.sample_every, c.first_sample = 20, first
+  Trainer(c, str(tmp_path), quiet=True).train()
+  written = sorted(int(f[5:12]) for f in os.listdir(tmp_path / "samples") if f.startswith("step_"))
+  assert written == grids
+
+
+def test_a_bad_first_sample_is_a_config_error(tmp_path):
+  from jaxgan.trainer import ConfigError
+  c = config(10)
+  c.first_sample = -1
+  with pytest.raises(ConfigError, match="first_sample must be an integer >= 0"):
+    Trainer(c, str(tmp_path), quiet=True)

@@ -25,6 +25,7 @@ def get_config():
   c.checkpoint_every = 1000     # steps (rounded up to a multiple of K)
   c.keep_checkpoints = 3
   c.sample_every = 1000         # sample grid + loss plot every N steps
+  c.first_sample = 100          # and once early, at this step (a first picture in seconds; 0 = off)
 
   c.eval = ml_collections.ConfigDict()
   c.eval.metrics = ()           # e.g. ("mnist_fd",): scored during training, logged as eval/<metric>/<key>
