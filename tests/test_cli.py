@@ -111,6 +111,16 @@ def test_benchmark_of_the_default_class_conditional_preset():
   assert out["model"] == "dcgan" and out["images_per_sec"] > 0 and np.isfinite(out["d_loss"])
 
 
+def test_benchmark_sweep_reports_each_batch_size(tmp_path):
+  r = run("benchmark.py", *TINY[:3], "--json", "--steps=5", "--sweep=16,32")
+  assert r.returncode == 0, r.stderr
+  rows = [json.loads(line) for line in r.stdout.strip().splitlines()]
+  assert [row["batch_size"] for row in rows] == [16, 32] and all(row["images_per_sec"] > 0 for row in rows)
+  r = run("benchmark.py", *TINY[:3], "--sweep=16,x")
+  assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+      "benchmark.py: error: --sweep takes batch sizes, e.g. --sweep=64,256,1024; got '16,x'"]
+
+
 @pytest.mark.parametrize("args,fragments", [
     (["--config=jaxgan/configs/no_such_preset.py"], ["config file not found", "no_such_preset.py"]),
     (["--config.model.name=bogus"], ["unknown model 'bogus'", "mlp"]),
