@@ -2,8 +2,9 @@
 
 Peer and jaxgan run alternately as separate processes, `--pairs` pairs per row, median ratio (the protocol of
 `../shared/bench/compare.py`). One JSON file holds every run; it is rewritten after each pair, so a run cut short
-keeps its pairs. Each peer prints `img/s=`; jaxgan runs `scripts/benchmark.py --json` (compile seconds of the first
-K-step call, then steady state).
+keeps its pairs. Each peer prints `img/s=`; jaxgan runs `scripts/benchmark.py --json` (start-up, compile and first-call
+seconds of the K-step program, then steady state; rows measured before 2026-12-02 recorded as compile_sec the
+first call including its compilation).
 
   python benchmarks/peer_speed.py --peer_python=/tmp/torchpeer/bin/python --bench_dir=../shared/bench \\
       --data=../shared/data/mnist/t10k-images-idx3-ubyte.gz --json=/tmp/speed.json [--rows=mlp64,dcgan28]
