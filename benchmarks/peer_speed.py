@@ -10,7 +10,9 @@ first call including its compilation).
       --data=../shared/data/mnist/t10k-images-idx3-ubyte.gz --json=/tmp/speed.json [--rows=mlp64,dcgan28]
 
 Rows: mlp64, mlp256, mlp64_bf16 (jaxgan bfloat16 compute vs the float32 peer), dcgan28, dcgan28_bf16,
-dcgan28_256 (batch 256 on both sides). `--mlp_steps` / `--conv_steps` set jaxgan's timed steps for the MLP and the
+dcgan28_256 (batch 256 on both sides); and the compiled peers of benchmarks/torch_peers.py,
+<model><batch>_<mode>_<dtype> (mode eager | default | max-autotune, dtype float32 | bfloat16 autocast against
+jaxgan's float32 | bfloat16 compute), e.g. --rows=mlp64_default_float32,dcgan28_64_max-autotune_bfloat16. `--mlp_steps` / `--conv_steps` set jaxgan's timed steps for the MLP and the
 DCGAN rows (accelerators are fast enough that the CPU defaults, 300 and 100, are too short to time).
 """
 import argparse
@@ -40,6 +42,15 @@ ROWS = {
                                                              "--config.model.dtype=bfloat16"]),
     "dcgan28_256": ("torch_dcgan28.py", 256, "dcgan28.py", ["--config.batch_size=256"]),
 }
+# The peers' models as a serious user runs them (benchmarks/torch_peers.py): eager, torch.compile default and
+# max-autotune, float32 and bfloat16 autocast, against jaxgan at the same batch and compute dtype. Rows
+# <model><batch>_<mode>_<dtype>, e.g. mlp256_max-autotune_bfloat16, dcgan28_64_default_float32.
+for _model, _batch, _config in (("mlp", 64, "mlp_mnist.py"), ("mlp", 256, "mlp_mnist.py"), ("dcgan28", 64, "dcgan28.py")):
+  for _mode in ("eager", "default", "max-autotune"):
+    for _dtype in ("float32", "bfloat16"):
+      ROWS[f"{_model}{'_' if _model == 'dcgan28' else ''}{_batch}_{_mode}_{_dtype}"] = (
+          ("torch_peers.py", [f"--model={_model}", f"--mode={_mode}", f"--dtype={_dtype}"]), _batch, _config,
+          [f"--config.batch_size={_batch}", f"--config.model.dtype={_dtype}"])
 
 
 def _run(cmd, timeout):
@@ -52,7 +63,13 @@ def _run(cmd, timeout):
 
 
 def peer(args, script, batch):
-  text, wall = _run([args.peer_python, os.path.join(args.bench_dir, script), args.data, str(batch)], args.timeout)
+  """A peer script of --bench_dir, or (torch_peers.py, its flags): the peers' models run by benchmarks/."""
+  if isinstance(script, tuple):
+    name, extra = script
+    cmd = [os.path.join(ROOT, "benchmarks", name), args.data, str(batch), *extra, f"--bench_dir={args.bench_dir}"]
+  else:
+    cmd = [os.path.join(args.bench_dir, script), args.data, str(batch)]
+  text, wall = _run([args.peer_python, *cmd], args.timeout)
   m = re.findall(r"img/s=([0-9.]+)", text)
   if not m:
     raise RuntimeError(f"no img/s in the peer's output:\n{text[-2000:]}")
