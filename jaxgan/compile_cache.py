@@ -28,6 +28,7 @@ from typing import Optional
 ENV = "JAXGAN_COMPILE_CACHE"
 OFF = ("off", "0", "false", "none", "no")
 _warned = False
+_showwarning_wrapped = False
 
 
 def _warn(message: str) -> None:
@@ -86,7 +87,12 @@ def _private_dir(path: str) -> Optional[str]:
 
 
 def _quiet_entry_errors(path: str) -> None:
-  """JAX warns once per unreadable or unwritable entry; show one line for the cache, then none."""
+  """JAX warns once per unreadable or unwritable entry; show one line for the cache, then none. Installed once per
+  process, however often `enable` runs (a re-run notebook cell)."""
+  global _showwarning_wrapped
+  if _showwarning_wrapped:
+    return
+  _showwarning_wrapped = True
   previous = warnings.showwarning
 
   def show(message, category, filename, lineno, file=None, line=None):

@@ -27,13 +27,14 @@ def load_run(workdir: str, step: Optional[int] = None) -> Run:
   ckpt = ckpt_lib.Checkpointer(workdir, read_only=True)
   if ckpt.latest_step() is None:
     raise FileNotFoundError(f"no checkpoint in {workdir}; train first: python scripts/train.py --workdir={workdir}")
+  step = ckpt.latest_step() if step is None else int(step)
   meta = ckpt.read_meta(step)
   config = ml_collections.ConfigDict(meta["config"])
   gan = objective_lib.build(config)
   if meta.get("label_prior") is not None:  # a cluster-conditioned run: its clusters' sizes
     gan = gan.with_label_prior(meta["label_prior"])
-  state, _ = ckpt.restore_state(gan.init_state(int(config.seed)), ckpt.latest_step() if step is None else step)
-  return Run(config, gan, state, int(step if step is not None else ckpt.latest_step()))
+  state, _ = ckpt.restore_state(gan.init_state(int(config.seed)), step)
+  return Run(config, gan, state, step)
 
 
 def standing_fn(gan: GAN, config, batches: Optional[int] = None):
