@@ -68,4 +68,5 @@ def get_config():
                                   # = K; sampling draws clusters as often as they occur; jaxgan/data/clusters.py)
   c.data.cluster_pca = 64         # k-means runs on this many principal components of the flattened images
   c.data.resolution = 64          # emoji: images resized to this size, 8..72 (its PNGs are 72×72)
+  c.data.pad = 0                  # pixels of 0 (black) on each side of every image; 2: MNIST 28×28 → 32×32
   return c

