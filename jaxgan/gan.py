@@ -200,6 +200,16 @@ class GAN(Objective):
       return (jnp.zeros((2, self.z_dim), jnp.float32),), self._cond(y)
     return (jnp.zeros((2,) + self.d_input_shape, jnp.float32),), self._cond(y)
 
+  # -- hooks for families that subclass GAN (progan.py) -----------------------------------------------------------
+
+  def model_kwargs(self, state) -> dict:
+    """Extra keyword arguments G and D take in the phases (e.g. a growing GAN's stage and traced fade-in α)."""
+    return {}
+
+  def prepare_real(self, real, state):
+    """The real batch as this program's D sees it before its view (e.g. resized to a growing GAN's resolution)."""
+    return real
+
   # -- labels and latents ----------------------------------------------------------------------------------------
 
   def balanced_labels(self, n: int, label: Optional[int] = None):
@@ -307,14 +317,16 @@ class GAN(Objective):
 # -- the phases' forward passes -------------------------------------------------------------------------------
 
 
-def _d_fn(gan: GAN, d_vars, labels, keep_vars: bool):
+def _d_fn(gan: GAN, d_vars, labels, keep_vars: bool, kw=None):
   """(d_params, x) -> D's output in train mode, with its updated collections when `keep_vars` (else dropped)."""
+  kw = kw or {}
+
   def apply(d_params, x):
     variables = {"params": d_params, **d_vars}
     if d_vars:  # collections are applied mutably (BatchNorm in train mode writes them)
-      out, new_vars = gan.d_apply(variables, x, labels, train=True, mutable=list(d_vars))
+      out, new_vars = gan.d_apply(variables, x, labels, train=True, mutable=list(d_vars), **kw)
       return (out, new_vars) if keep_vars else out
-    out = gan.d_apply(variables, x, labels, train=True)
+    out = gan.d_apply(variables, x, labels, train=True, **kw)
     return (out, d_vars) if keep_vars else out
   return apply
 
@@ -330,24 +342,25 @@ def d_forward(inp: PhaseInput, d_params):
   """D on a real batch and fresh fakes (G in train mode, not differentiated). One D pass over both together
   when that is exact and faster: no batch statistics, and no minibatch group would span real and fake."""
   gan, state, key = inp.obj, inp.state, inp.key
-  real, labels = inp.batch["real"], inp.batch.get("labels")
+  real, labels = gan.prepare_real(inp.batch["real"], state), inp.batch.get("labels")
   _check_pack(gan, real.shape[0])
   g, d_vars = state.players["g"], state.players["d"].vars
+  kw = gan.model_kwargs(state)
   z = gan.local_latents(key, real.shape[0])
-  fake, g_vars = gan.g_apply({"params": g.params, **g.vars}, z, labels, train=True, mutable=list(g.vars))
+  fake, g_vars = gan.g_apply({"params": g.params, **g.vars}, z, labels, train=True, mutable=list(g.vars), **kw)
   fake = lax.stop_gradient(fake).astype(real.dtype)
   real_in, fake_in = gan.view(real, jax.random.fold_in(key, 1), gan.axis_name), \
       gan.view(fake, jax.random.fold_in(key, 2), gan.axis_name)
   n = real_in.shape[0]
   if not d_vars and all(n % grp == 0 for grp in gan.d_groups):
     both = None if labels is None else jnp.concatenate([labels, labels])
-    out = _d_fn(gan, d_vars, both, False)(d_params, jnp.concatenate([real_in, fake_in]))
+    out = _d_fn(gan, d_vars, both, False, kw)(d_params, jnp.concatenate([real_in, fake_in]))
     real_out, fake_out, new_d_vars = out[:n], out[n:], d_vars
   else:  # as PyTorch code does: separate passes, so each batch is normalised by its own statistics
-    real_out, new_d_vars = _d_fn(gan, d_vars, labels, True)(d_params, real_in)
-    fake_out, new_d_vars = _d_fn(gan, new_d_vars, labels, True)(d_params, fake_in)
+    real_out, new_d_vars = _d_fn(gan, d_vars, labels, True, kw)(d_params, real_in)
+    fake_out, new_d_vars = _d_fn(gan, new_d_vars, labels, True, kw)(d_params, fake_in)
   k_pen, k_aug = jax.random.split(jax.random.fold_in(key, 3))
-  apply = _d_fn(gan, d_vars, labels, False)  # penalty passes: batch-statistics updates dropped
+  apply = _d_fn(gan, d_vars, labels, False, kw)  # penalty passes: batch-statistics updates dropped
   outputs = {"real": gan.d_outputs(real_out), "fake": gan.d_outputs(fake_out), "z": z, "labels": labels,
              "real_x": real, "fake_x": fake, "d_params": d_params, "penalty_key": k_pen,
              "d_of": lambda p, x: gan.d_outputs(apply(p, gan.view(x, k_aug, gan.axis_name)))["logits"]}
@@ -362,8 +375,10 @@ def g_forward(inp: PhaseInput, g_params):
   _check_pack(gan, local)
   z = gan.local_latents(inp.key, local)
   g, d = state.players["g"], state.players["d"]
-  fake, g_vars = gan.g_apply({"params": g_params, **g.vars}, z, labels, train=True, mutable=list(g.vars))
-  out = _d_fn(gan, d.vars, labels, False)(d.params, gan.view(fake, jax.random.fold_in(inp.key, 1), gan.axis_name))
+  kw = gan.model_kwargs(state)
+  fake, g_vars = gan.g_apply({"params": g_params, **g.vars}, z, labels, train=True, mutable=list(g.vars), **kw)
+  out = _d_fn(gan, d.vars, labels, False, kw)(d.params,
+                                               gan.view(fake, jax.random.fold_in(inp.key, 1), gan.axis_name))
   return {"fake": gan.d_outputs(out), "z": z, "labels": labels}, {"g": g_vars}
 
 

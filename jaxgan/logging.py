@@ -219,14 +219,29 @@ def image_grid(images: Any, nrow: int | None = None, padding: int = 2, pad_value
   return grid
 
 
+def add_caption(grid: np.ndarray, caption: str) -> np.ndarray:
+  """A uint8 HxWxC image with a white strip above it holding `caption` in black (Pillow's built-in font)."""
+  from PIL import Image, ImageDraw  # noqa: PLC0415
+
+  h, w, c = grid.shape
+  strip = Image.new("L" if c == 1 else "RGB", (w, 14), 255 if c == 1 else (255, 255, 255))
+  ImageDraw.Draw(strip).text((2, 1), caption, fill=0 if c == 1 else (0, 0, 0))
+  top = np.asarray(strip)
+  top = top[..., None] if top.ndim == 2 else top
+  return np.concatenate([top.astype(np.uint8), grid[..., :top.shape[-1]]], axis=0)
+
+
 def save_image_grid(images: Any, path: str | os.PathLike, nrow: int | None = None, padding: int = 2,
-                    pad_value: int = 255) -> np.ndarray:
-  """Writes `image_grid(images, ...)` as a PNG (grayscale for C=1, RGB for C=3) and returns the grid."""
+                    pad_value: int = 255, caption: str = "") -> np.ndarray:
+  """Writes `image_grid(images, ...)` (with `caption` above it, when given) as a PNG (grayscale for C=1, RGB for
+  C=3) and returns the grid."""
   from PIL import Image  # noqa: PLC0415  (PIL only where images are written)
 
   grid = image_grid(images, nrow, padding, pad_value)
   if grid.shape[-1] not in (1, 3, 4):
     raise ValueError(f"cannot write {grid.shape[-1]}-channel images as PNG")
+  if caption and grid.shape[-1] in (1, 3):
+    grid = add_caption(grid, caption)
   pil = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
   os.makedirs(os.path.dirname(os.path.abspath(os.fspath(path))), exist_ok=True)
   pil.save(os.fspath(path), format="PNG")

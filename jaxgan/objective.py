@@ -24,7 +24,8 @@ objective initialises with `init_aux` and its phases' `after` functions update. 
 
 Stages: `stage_starts = (s1, s2, ...)` are the steps where stages 1, 2, ... begin. The host loop compiles one
 program per stage (`for_stage(stage)`) and never lets a K-step call cross a boundary; at a boundary it calls
-`enter_stage(state, stage)` once, so resuming at or across it replays the same transition.
+`enter_stage(state, stage)` once, so resuming at or across it replays the same transition. A stage may train at a
+batch size of its own (`stage_batches`, global, one per stage; empty: the config's batch size in every stage).
 """
 import dataclasses
 from typing import Any, Callable, Dict, Mapping, NamedTuple, Optional, Tuple
@@ -84,6 +85,7 @@ class Objective:
   sanitize_grads: bool = False    # non-finite gradient entries -> 0 before the update
   axis_name: Optional[str] = None
   stage_starts: Tuple[int, ...] = ()
+  stage_batches: Tuple[int, ...] = ()  # global batch size of each stage; () = the config's batch_size throughout
 
   def example_input(self, player: str) -> Tuple[tuple, dict]:
     """(args, kwargs) for `players[player].module.init`."""
@@ -108,6 +110,22 @@ class Objective:
                       stage=jnp.zeros((), jnp.int32), players=players, ema=ema, aux=self.init_aux())
 
   # -- stages ----------------------------------------------------------------------------------------------------
+
+  @property
+  def num_stages(self) -> int:
+    return len(self.stage_starts) + 1
+
+  def batch_size(self, stage: int, default: int) -> int:
+    """The global batch size stage `stage` trains at."""
+    return int(self.stage_batches[stage]) if self.stage_batches else int(default)
+
+  def sample_kwargs(self, state: TrainState) -> dict:
+    """Keyword arguments (traced values of the state, e.g. a fade-in α) that sampling passes to `generate`."""
+    return {}
+
+  def sample_note(self, state: TrainState) -> str:
+    """A caption for sample grids (e.g. a growing GAN's stage and α); '' for none."""
+    return ""
 
   def stage_at(self, step: int) -> int:
     return sum(int(step) >= s for s in self.stage_starts)
@@ -138,7 +156,7 @@ def register(name: str):
 
 def build(config, axis_name: Optional[str] = None) -> Objective:
   """The objective `config.objective` names (default "gan")."""
-  import jaxgan.gan  # noqa: F401  (registers "gan")
+  import jaxgan.gan, jaxgan.progan  # noqa: F401,E401  (register "gan", "progan")
   name = str(config.get("objective", "gan"))
   if name not in _REGISTRY:
     raise ValueError(f"unknown objective {name!r}; known objectives: {', '.join(sorted(_REGISTRY))}")

@@ -1,4 +1,5 @@
 """Load a trained run from its workdir and draw samples from its generator (or the EMA generator)."""
+import functools
 import os
 from typing import NamedTuple, Optional
 
@@ -34,7 +35,7 @@ def load_run(workdir: str, step: Optional[int] = None) -> Run:
   if meta.get("label_prior") is not None:  # a cluster-conditioned run: its clusters' sizes
     gan = gan.with_label_prior(meta["label_prior"])
   state, _ = ckpt.restore_state(gan.init_state(int(config.seed)), step)
-  return Run(config, gan, state, step)
+  return Run(config, gan.for_stage(int(state.stage)), state, step)  # a staged run samples in its stage
 
 
 def standing_fn(gan: GAN, config, batches: Optional[int] = None):
@@ -67,7 +68,7 @@ def generate(run: Run, num: int, seed: int = 0, ema: Optional[bool] = None, batc
   params = state.ema["g"] if ema else state.params("g")
   g_vars = state.vars("g")
   g_vars = standing_fn(run.gan, run.config, standing_stats)(params, g_vars) if ema else g_vars
-  gen = jax.jit(run.gan.generate)
+  gen = functools.partial(jax.jit(run.gan.generate), **run.gan.sample_kwargs(state))
   z = run.gan.sample_latents(jax.random.key(seed), num)
   out = []
   pad = lambda a: jnp.concatenate([a, jnp.zeros((batch - a.shape[0],) + a.shape[1:], a.dtype)])

@@ -3,6 +3,7 @@ log metrics, write sample grids and save checkpoints. `scripts/train.py` and the
 
 Workdir layout: config.json, metrics.jsonl, tb/ (TensorBoard), samples/*.png, losses.png, checkpoints/<step>/.
 """
+import functools
 import json
 import os
 import signal
@@ -98,9 +99,14 @@ class Trainer:
     # checkpoints; only process 0 writes the workdir's host-side files (config, metrics, samples) and prints.
     self.primary = jax.process_index() == 0
     self.mesh = make_mesh(devices)
-    self.local_batch = check_batch(config.batch_size, self.mesh)
     self.gan = objective_lib.build(config, "data")
-    self.gan.check_batch(int(config.batch_size), self.mesh.size)
+    for stage in range(self.gan.num_stages):  # every stage's batch, before any training
+      batch = self.gan.batch_size(stage, config.batch_size)
+      try:
+        check_batch(batch, self.mesh)
+        self.gan.for_stage(stage).check_batch(batch, self.mesh.size)
+      except ValueError as e:
+        raise ConfigError(f"stage {stage}: {e}" if self.gan.stage_batches else str(e)) from None
     self.data = data_lib.load(config.data)
     data_lib.check_shape(self.data, self.gan.image_shape)
     data_lib.check_labels(self.data, self.gan.num_classes)
@@ -149,9 +155,13 @@ class Trainer:
   def _fn(self, k: int, stage: int):
     """The compiled K-step program of a stage (one per stage and K; objective.py)."""
     if (k, stage) not in self._fns:
-      self._fns[(k, stage)] = make_train_fn(self.gan.for_stage(stage), self.mesh, self.config.batch_size, k,
+      self._fns[(k, stage)] = make_train_fn(self.gan.for_stage(stage), self.mesh, self.batch_at(stage), k,
                                             min(self.unroll, k), resident=self.resident)
     return self._fns[(k, stage)]
+
+  def batch_at(self, stage: int) -> int:
+    """The global batch size of `stage` (the objective's per-stage batches, else config.batch_size)."""
+    return self.gan.batch_size(stage, self.config.batch_size)
 
   def _log(self, msg: str) -> None:
     if not self.quiet and self.primary:
@@ -198,9 +208,10 @@ class Trainer:
     n, columns = self._grid()
     z = self.fixed_latents()
     labels = self.gan.sample_labels(n, jax.random.key(int(self.config.seed) + 10_001))
-    if "generate" not in self._fns:  # compiled once per run, not at every sample grid
-      self._fns["generate"] = jax.jit(self.gan.generate)
-    gen = self._fns["generate"]
+    gan = self.gan.for_stage(self.stage)
+    if f"generate_{self.stage}" not in self._fns:  # compiled once per run (and stage), not at every sample grid
+      self._fns[f"generate_{self.stage}"] = jax.jit(gan.generate)
+    gen = functools.partial(self._fns[f"generate_{self.stage}"], **gan.sample_kwargs(self.state))
     for tag, params in (("", self.state.params("g")), ("ema_", self.state.ema.get("g"))):
       if params is None:
         continue
@@ -217,19 +228,45 @@ class Trainer:
         log_lib.save_points_plot(x, path, title=f"{tag}step {step}")
         grid = log_lib.read_png(path) if writer is not None else None
       else:
-        grid = log_lib.save_image_grid(x, path, nrow=columns)
+        x = _full_size(x, self.gan.image_shape)  # a growing GAN's early stages, shown at the final size
+        grid = log_lib.save_image_grid(x, path, nrow=columns, caption=gan.sample_note(self.state))
+        if self.gan.num_stages > 1 and (tag or "g" not in self.state.ema):
+          self._stage_figure(x)
       if writer is not None:
         writer.write_image(step, f"samples/{tag}g", grid)
     if self.primary:
       log_lib.plot_losses(os.path.join(self.workdir, log_lib.METRICS_FILE),
                           os.path.join(self.workdir, "losses.png"))
 
+  def _stage_figure(self, x) -> None:
+    """samples/stages.png: the first 8 fixed latents (one per row) as each stage last drew them, stage by stage
+    left to right; the images behind it stay in samples/stages.npz so a resumed run adds to the same figure."""
+    path = os.path.join(self.workdir, "samples", "stages.npz")
+    stages = {}
+    if os.path.exists(path):
+      try:
+        with np.load(path, allow_pickle=False) as f:
+          stages = {k: f[k] for k in f.files}
+      except (OSError, ValueError):  # a figure is not worth stopping a run for
+        stages = {}
+    stages[f"stage_{self.stage}"] = log_lib.images_to_uint8(x[:8])
+    tmp = path + ".tmp.npz"
+    np.savez(tmp, **stages)
+    os.replace(tmp, path)
+    keys = sorted(stages, key=lambda k: int(k.split("_")[1]))
+    if any(stages[k].shape != stages[keys[0]].shape for k in keys):
+      return
+    cols = np.stack([stages[k] for k in keys], axis=1)  # [8, stages, H, W, C]: row = latent, column = stage
+    res = [4 * 2 ** int(k.split("_")[1]) for k in keys]
+    log_lib.save_image_grid(cols.reshape((-1,) + cols.shape[2:]), os.path.join(self.workdir, "samples", "stages.png"),
+                            nrow=len(keys), caption=" → ".join(f"{r}px" for r in res))
+
   def evaluate(self, step: int, writer) -> dict:
     """The configured metrics on `eval.num` samples (EMA generator when present), logged as eval/<metric>/<key>;
     keeps the best checkpoint by `eval.best` ("metric/key", lower is better unless prefixed by "max:")."""
     from jaxgan import metrics as metrics_lib
     from jaxgan.sampling import Run, generate
-    run = Run(self.config, self.gan, jax.device_get(self.state), step)
+    run = Run(self.config, self.gan.for_stage(self.stage), jax.device_get(self.state), step)
     x = generate(run, int(self.config.eval.get("num", 1000)), seed=0)
     kw = {"points": x} if x.ndim == 2 else {"images": x}
     scalars = {}
@@ -282,13 +319,14 @@ class Trainer:
     else:
       sharding = jax.sharding.NamedSharding(self.mesh, jax.sharding.PartitionSpec(
           *((None, None) if self.gan.batch_repeats > 1 else (None,)), "data"))
-      open_stream = lambda start: data_lib.stream(
-          self.data, int(self.config.batch_size), self.gan.batch_repeats, self.k, int(self.config.seed), start,
-          put=lambda x: jax.device_put(x, sharding), streams=self.gan.streams)
+      def open_stream(start):  # batches of the stage `start` is in
+        self._stream_batch = self.batch_at(self.gan.stage_at(start))
+        return data_lib.stream(self.data, self._stream_batch, self.gan.batch_repeats, self.k, int(self.config.seed),
+                               start, put=lambda x: jax.device_put(x, sharding), streams=self.gan.streams)
       stream = open_stream(step)
     # progress None: the bar decides from its stream (a terminal or notebook draws it, a log file gets plain lines).
     disable = True if not self.primary else None if self.progress is None else not self.progress
-    bar = log_lib.ProgressBar(total, step, batch_size=int(self.config.batch_size), disable=disable,
+    bar = log_lib.ProgressBar(total, step, batch_size=self.batch_at(self.gan.stage_at(step)), disable=disable,
                               file=open(os.devnull, "w") if self.quiet else None)
     old = {s: signal.signal(s, self._handle_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     stopped, summary, last = "done", {}, time.perf_counter()
@@ -298,11 +336,15 @@ class Trainer:
         if stage != self.stage:  # once per boundary, also when a resumed run starts exactly at one
           self.state = replicate(self.gan.enter_stage(self.state, stage), self.mesh)
           self.stage = stage
+          bar.batch_size = self.batch_at(stage)
+          if stream is not None and self._stream_batch != bar.batch_size:  # this stage reads batches of its size
+            stream.close()
+            stream = open_stream(step)
         boundary = self.gan.next_boundary(step)
         k = min(self.k, total - step, (boundary - step) if boundary is not None else self.k)
         if stream is not None and k != self.k:  # the stream yields K-step chunks: take a prefix, then reopen
-          chunk = jax.tree.map(lambda a: a[:k], next(stream))  # it at step + k (data are a function of the step)
-          stream.close()
+          chunk = jax.tree.map(lambda a: a[:k], next(stream))  # it at step + k (data are a function of the step
+          stream.close()  # and the stage's batch size)
           stream = open_stream(step + k)
         else:
           chunk = next(stream) if stream is not None else data_arg
@@ -319,13 +361,13 @@ class Trainer:
         now = time.perf_counter()
         step_time = (now - last) / k
         last = now
-        metrics["img_per_sec"] = np.full(k, self.config.batch_size / step_time)
+        metrics["img_per_sec"] = np.full(k, self.batch_at(stage) / step_time)
         metrics["step_time"] = np.full(k, step_time)
         writer.write_many(list(range(step + 1, step + k + 1)), metrics)
         step += k
         summary = {m: float(v[-1]) for m, v in metrics.items()}
         bar.update(k, **{label: summary[key] for key, label in _SHOWN if key in summary})
-        if step % self.sample_every == 0 or step == total or step == self.first_sample:
+        if step % self.sample_every == 0 or step in (total, self.first_sample, boundary):  # and every stage's end
           self.write_samples(step, writer)
         if self.eval_every and (step % self.eval_every == 0 or step == total):
           self.evaluate(step, writer)
@@ -346,7 +388,15 @@ class Trainer:
     return {"step": step, "stopped": stopped, **summary}
 
 
-_SHOWN = (("d_loss", "d_loss"), ("g_loss", "g_loss"), ("d_real", "D(x)"), ("d_fake", "D(G(z))"))
+_SHOWN = (("d_loss", "d_loss"), ("g_loss", "g_loss"), ("d_real", "D(x)"), ("d_fake", "D(G(z))"), ("alpha", "α"))
+
+
+def _full_size(x, image_shape):
+  """Images smaller than `image_shape` (a growing GAN's early stages) up-sampled (nearest) to it, for display."""
+  if x.ndim != 4 or len(image_shape) != 3 or x.shape[1] >= image_shape[0] or image_shape[0] % x.shape[1]:
+    return x
+  f = image_shape[0] // x.shape[1]
+  return np.repeat(np.repeat(x, f, axis=1), f, axis=2)
 
 
 def _nonfinite(metrics, skipping: bool) -> str:
