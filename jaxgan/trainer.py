@@ -267,7 +267,7 @@ class Trainer:
     from jaxgan import metrics as metrics_lib
     from jaxgan.sampling import Run, generate
     run = Run(self.config, self.gan.for_stage(self.stage), jax.device_get(self.state), step)
-    x = generate(run, int(self.config.eval.get("num", 1000)), seed=0)
+    x = _full_size(generate(run, int(self.config.eval.get("num", 1000)), seed=0), self.gan.image_shape)
     kw = {"points": x} if x.ndim == 2 else {"images": x}
     scalars = {}
     for name in self.eval_metrics:

@@ -65,12 +65,16 @@ def _max_pool2(x_NxHxWxC: jax.Array) -> jax.Array:
 
 
 def preprocess(images: np.ndarray) -> np.ndarray:
-  """uint8 N×28×28(×1) → float32 N×28×28×1 in [0, 1]; anything else is a ValueError with the reason."""
+  """uint8 N×28×28(×1) → float32 N×28×28×1 in [0, 1]; anything else is a ValueError with the reason. Digits
+padded to 32×32 (`data.pad = 2`, for networks that want a power-of-two size) are judged on their central 28×28."""
   images = np.asarray(images)
   if images.ndim == 3:
     images = images[..., None]
+  if images.ndim == 4 and images.shape[1:] == (32, 32, 1):
+    images = images[:, 2:30, 2:30]
   if images.ndim != 4 or images.shape[1:] != (28, 28, 1):
-    raise ValueError(f"the MNIST judge needs images of shape (N, 28, 28, 1), got {images.shape}")
+    raise ValueError(f"the MNIST judge needs images of shape (N, 28, 28, 1) (or digits padded to 32×32), "
+                     f"got {images.shape}")
   if images.dtype != np.uint8:
     raise ValueError(f"the MNIST judge needs uint8 images in [0, 255], got dtype {images.dtype}")
   return images.astype(np.float32) / 255.0
