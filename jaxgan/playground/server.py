@@ -256,8 +256,16 @@ class Server:
 def main(host: str = "127.0.0.1", port: int = 8000, preset: str = "ring8", play: bool = False,
          max_fps: float = 30.0) -> None:
   """Serves the playground until Ctrl-C / SIGTERM (uvicorn's handlers; the training thread is a daemon)."""
+  import socket
   import uvicorn
   start = time.perf_counter()
+  try:  # a clear error now, not after the session has compiled
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+      probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+      probe.bind((host, port))
+      port = port or probe.getsockname()[1]
+  except OSError as e:
+    raise ValueError(f"cannot listen on {host}:{port} ({e.strerror or e}); choose another --port or --host") from None
   session = session_lib.Session(session_lib.preset(preset), max_fps=max_fps)
   session.reset()  # the first snapshot: untrained G's samples and D's surface
   if play:
