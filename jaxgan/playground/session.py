@@ -109,13 +109,13 @@ SETTINGS: Dict[str, Callable] = {
 
 
 def preset(name: str) -> Dict[str, Any]:
-  """The settings of a preset: `ring8` or `grid25` (jaxgan/configs), K = 20 steps a call, constant rates (the
+  """The settings of a preset: `ring8` or `grid25` (jaxgan/configs), K = 10 steps a call, constant rates (the
   presets decay them to 0 over 20,000 steps, which an open-ended session cannot do)."""
   from jaxgan.configs import grid25, ring8
   if name not in ("ring8", "grid25"):
     raise SettingsError(f"unknown preset {name!r}; use ring8 or grid25")
   c = (ring8 if name == "ring8" else grid25).get_config()
-  return {"dataset": name, "steps_per_update": 20, "loss": c.loss.name, "lr_g": c.optim.g.lr, "lr_d": c.optim.d.lr,
+  return {"dataset": name, "steps_per_update": 10, "loss": c.loss.name, "lr_g": c.optim.g.lr, "lr_d": c.optim.d.lr,
           "n_critic": c.n_critic, "penalty": c.penalty.name, "penalty_weight": c.penalty.weight,
           "penalty_interval": c.penalty.interval, "pack": c.pack, "latent_dim": c.model.latent_dim,
           "batch_size": c.batch_size, "ema_decay": c.ema_decay, "seed": 0}
