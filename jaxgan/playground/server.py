@@ -45,6 +45,7 @@ class Hub:
     self.clients: Set[asyncio.Event] = set()
     self.latest: Optional[bytes] = None
     self.published = 0
+    self.closing = False
 
   def publish(self, snap: dict) -> None:  # the training thread
     self.latest = snap["data"]
@@ -59,6 +60,15 @@ class Hub:
   def _wake(self) -> None:
     for event in self.clients:
       event.set()
+
+  def close(self) -> None:
+    """Ends every stream (a server shutting down need not cancel them)."""
+    self.closing = True
+    if self.loop is not None:
+      try:
+        self.loop.call_soon_threadsafe(self._wake)
+      except RuntimeError:
+        pass
 
   def has_clients(self) -> bool:
     return bool(self.clients)
@@ -192,6 +202,8 @@ def create_app(session: session_lib.Session) -> Starlette:
             yield b": keep-alive\n\n"  # finds closed connections while nothing is published
             continue
           event.clear()
+          if hub.closing:
+            return
           data = hub.latest
           if data is not None:
             yield b"event: snapshot\ndata: " + data + b"\n\n"
@@ -248,6 +260,7 @@ class Server:
     return self
 
   def stop(self) -> None:
+    self.app.state.hub.close()
     self.server.should_exit = True
     if self.thread is not None:
       self.thread.join(timeout=10)
@@ -273,7 +286,12 @@ def main(host: str = "127.0.0.1", port: int = 8000, preset: str = "ring8", play:
   app = create_app(session)
   config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                           timeout_graceful_shutdown=1)
-  server = uvicorn.Server(config)
+  class _Server(uvicorn.Server):
+    def handle_exit(self, sig, frame):  # Ctrl-C / SIGTERM: end the streams, then uvicorn's own shutdown
+      app.state.hub.close()
+      super().handle_exit(sig, frame)
+
+  server = _Server(config)
   shown = f"[{host}]" if ":" in host else host
   print(f"jaxgan playground: http://{shown}:{port}/  (ready in {time.perf_counter() - start:.1f} s; Ctrl-C stops)",
         flush=True)
@@ -283,4 +301,5 @@ def main(host: str = "127.0.0.1", port: int = 8000, preset: str = "ring8", play:
   try:
     server.run()
   finally:
+    app.state.hub.close()
     session.close()
