@@ -264,6 +264,34 @@ def test_drawn_points_become_the_data_and_a_saved_run_keeps_them(server, tmp_pat
   fresh(server)  # back to ring-8 for the tests after this one
 
 
+# -- the data the playground adds to the library --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, bound", [("spiral", 1.8), ("moons", 1.8)])
+def test_the_spiral_and_moons_point_sets(name, bound):
+  from jaxgan.data.mixtures import sample_mixture
+  x = np.asarray(sample_mixture(jax.random.key(0), 4000, name))
+  chex.assert_shape(x, (4000, 2))
+  chex.assert_tree_all_finite(x)
+  assert np.abs(x).max() < bound and x.std(axis=0).min() > 0.3  # spread over the view, inside it
+  np.testing.assert_array_equal(x, np.asarray(sample_mixture(jax.random.key(0), 4000, name)))
+  with pytest.raises(ValueError, match="unknown mixture 'spirals'.*spiral"):
+    sample_mixture(jax.random.key(0), 10, "spirals")
+
+
+def test_float_arrays_in_npy_files_are_points(tmp_path):
+  import ml_collections
+  from jaxgan import data as data_lib
+  points = np.random.default_rng(0).normal(size=(300, 2))
+  np.save(tmp_path / "p.npy", points)
+  data = data_lib.load(ml_collections.ConfigDict({"name": str(tmp_path / "p.npy")}))
+  assert data.shape == (2,) and data.num == 300 and data.images.dtype == np.float32
+  np.testing.assert_allclose(data.images, points.astype(np.float32))
+  np.save(tmp_path / "bad.npy", np.array([[0.0, np.nan]]))
+  with pytest.raises(data_lib.DataError, match="NaN or Inf"):
+    data_lib.load(ml_collections.ConfigDict({"name": str(tmp_path / "bad.npy")}))
+
+
 # -- the browser ---------------------------------------------------------------------------------------------
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
