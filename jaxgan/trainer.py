@@ -365,8 +365,9 @@ class Runner:
       self.stream = self._open_stream(self.step)
     # progress None: the bar decides from its stream (a terminal or notebook draws it, a log file gets plain lines).
     disable = True if not (t.primary and outputs) else None if t.progress is None else not t.progress
+    self._devnull = open(os.devnull, "w") if t.quiet or not outputs else None
     self.bar = log_lib.ProgressBar(self.total or 0, self.step, batch_size=t.batch_at(t.gan.stage_at(self.step)),
-                                   disable=disable, file=open(os.devnull, "w") if t.quiet or not outputs else None)
+                                   disable=disable, file=self._devnull)
     self._last = time.perf_counter()
 
   def _open_stream(self, start: int):
@@ -453,6 +454,8 @@ class Runner:
         self.stream.close()
         self.stream = None
       self.bar.close()
+      if self._devnull is not None:
+        self._devnull.close()
       self.writer.close()
       self.trainer.ckpt.wait()
 
