@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import socket
-import threading
 import time
 import urllib.error
 import urllib.request

@@ -22,7 +22,6 @@ import threading
 import time
 from typing import Optional, Set
 
-import numpy as np
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
