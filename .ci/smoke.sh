@@ -7,7 +7,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PY="${PYTHON:-python3}"
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/jaxgan-smoke.XXXXXX")"
-trap 'rm -rf "$TMP"' EXIT
+PG=""
+trap 'if [ -n "$PG" ]; then kill "$PG" 2>/dev/null || true; fi; rm -rf "$TMP"' EXIT
 start=$(date +%s)
 
 # 1. A wheel of exactly the tracked files (a stray local file cannot hide a missing package-data entry).
@@ -67,4 +68,33 @@ result = metrics.evaluate("mnist_fd", images=x)  # the judge's weights are packa
 assert np.isfinite(result["fd"]) and result["fd"] > 0, result
 print(f"smoke: sampled {len(x)} images; mnist_fd {result['fd']:.1f}")
 PY
+
+# 4. The playground from the installed wheel (python -m jaxgan.playground): its page and scripts (package data)
+#    and a first snapshot of the untrained GAN.
+env -u PYTHONPATH JAX_PLATFORMS=cpu "$TMP/venv/bin/python" -m jaxgan.playground --port=0 >"$TMP/playground.log" 2>&1 &
+PG=$!
+env -u PYTHONPATH "$TMP/venv/bin/python" - "$TMP/playground.log" <<'PY'
+import json
+import re
+import sys
+import time
+import urllib.request
+
+log, url, end = sys.argv[1], None, time.time() + 180
+while url is None and time.time() < end:
+  m = re.search(r"http://\S+/", open(log).read())
+  url = m.group(0) if m else time.sleep(0.2)
+if url is None:
+  sys.exit("smoke: FAIL: the playground printed no URL: " + open(log).read()[-800:])
+page = urllib.request.urlopen(url, timeout=30).read().decode()
+assert "GAN Playground" in page, page[:200]
+for asset in ("static/app.js", "static/style.css"):
+  urllib.request.urlopen(url + asset, timeout=30).read()
+snap = json.loads(urllib.request.urlopen(url + "api/snapshot", timeout=30).read())
+assert snap["samples"]["shape"] == [1000, 2] and snap["finite"], snap["samples"]["shape"]
+print(f"smoke: the playground served its page and a first snapshot at {url}")
+PY
+kill "$PG"
+wait "$PG" 2>/dev/null || true
+PG=""
 echo "smoke: OK in $(( $(date +%s) - start )) s"

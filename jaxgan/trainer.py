@@ -7,6 +7,7 @@ import functools
 import json
 import os
 import signal
+import threading
 import time
 from typing import Optional
 
@@ -300,8 +301,13 @@ class Trainer:
   def _handle_signal(self, signum, frame):
     self._stop_signal = signum
 
+  def runner(self, outputs: bool = True) -> "Runner":
+    """The training loop of this run as a `Runner` (one compiled call per `advance()`); see `train`."""
+    return Runner(self, outputs=outputs)
+
   def train(self) -> dict:
-    """Trains to `config.steps`; returns a summary. SIGTERM/SIGINT: save a checkpoint, then return cleanly."""
+    """Trains to `config.steps`; returns a summary. SIGTERM/SIGINT: save a checkpoint, then return cleanly.
+    Signal handlers can only be installed from the main thread: other threads drive a `Runner` themselves."""
     total = int(self.config.steps)
     step = self.start_step
     os.makedirs(self.workdir, exist_ok=True)
@@ -312,80 +318,146 @@ class Trainer:
       return {"step": step, "stopped": "done"}
     if step:
       self._log(f"resuming from step {step} in {self.workdir}")
-    writer = log_lib.MetricWriter(self.workdir, resume_step=step) if self.primary else log_lib.NullWriter()
-    data_arg, stream = None, None
-    if self.resident:
-      data_arg = jax.device_put(self.data.resident(self.gan.streams), replicated(self.mesh))
-    else:
-      sharding = jax.sharding.NamedSharding(self.mesh, jax.sharding.PartitionSpec(
-          *((None, None) if self.gan.batch_repeats > 1 else (None,)), "data"))
-      def open_stream(start):  # batches of the stage `start` is in
-        self._stream_batch = self.batch_at(self.gan.stage_at(start))
-        return data_lib.stream(self.data, self._stream_batch, self.gan.batch_repeats, self.k, int(self.config.seed),
-                               start, put=lambda x: jax.device_put(x, sharding), streams=self.gan.streams)
-      stream = open_stream(step)
-    # progress None: the bar decides from its stream (a terminal or notebook draws it, a log file gets plain lines).
-    disable = True if not self.primary else None if self.progress is None else not self.progress
-    bar = log_lib.ProgressBar(total, step, batch_size=self.batch_at(self.gan.stage_at(step)), disable=disable,
-                              file=open(os.devnull, "w") if self.quiet else None)
+    runner = self.runner()
     old = {s: signal.signal(s, self._handle_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-    stopped, summary, last = "done", {}, time.perf_counter()
     try:
-      while step < total:
-        stage = self.gan.stage_at(step)
-        if stage != self.stage:  # once per boundary, also when a resumed run starts exactly at one
-          self.state = replicate(self.gan.enter_stage(self.state, stage), self.mesh)
-          self.stage = stage
-          bar.batch_size = self.batch_at(stage)
-          if stream is not None and self._stream_batch != bar.batch_size:  # this stage reads batches of its size
-            stream.close()
-            stream = open_stream(step)
-        boundary = self.gan.next_boundary(step)
-        k = min(self.k, total - step, (boundary - step) if boundary is not None else self.k)
-        if stream is not None and k != self.k:  # the stream yields K-step chunks: take a prefix, then reopen
-          chunk = jax.tree.map(lambda a: a[:k], next(stream))  # it at step + k (data are a function of the step
-          stream.close()  # and the stage's batch size)
-          stream = open_stream(step + k)
-        else:
-          chunk = next(stream) if stream is not None else data_arg
-        new_state, metrics = self._fn(k, stage)(self.state, chunk)
-        metrics = jax.device_get(metrics)
-        bad = _nonfinite(metrics, self.gan.skip_nonfinite or self.gan.sanitize_grads)
-        if bad:
-          stopped = "nonfinite"
-          self._log(f"error: non-finite {bad} between steps {step + 1} and {step + k}; stopped without saving. "
-                    f"The last good checkpoint (step {self.ckpt.latest_step()}) is intact; lower the learning "
-                    f"rates or set --config.nonfinite=skip")
-          break
-        self.state = new_state
-        now = time.perf_counter()
-        step_time = (now - last) / k
-        last = now
-        metrics["img_per_sec"] = np.full(k, self.batch_at(stage) / step_time)
-        metrics["step_time"] = np.full(k, step_time)
-        writer.write_many(list(range(step + 1, step + k + 1)), metrics)
-        step += k
-        summary = {m: float(v[-1]) for m, v in metrics.items()}
-        bar.update(k, **{label: summary[key] for key, label in _SHOWN if key in summary})
-        if step % self.sample_every == 0 or step in (total, self.first_sample, boundary):  # and every stage's end
-          self.write_samples(step, writer)
-        if self.eval_every and (step % self.eval_every == 0 or step == total):
-          self.evaluate(step, writer)
-        if step % self.checkpoint_every == 0 or step == total:
-          self.save(step)
-        if self._stop_signal is not None:
+      while not runner.done:
+        runner.advance()
+        if self._stop_signal is not None and runner.stopped is None:
           name = signal.Signals(self._stop_signal).name
-          self.save(step)
-          self._log(f"\n{name}: checkpoint saved at step {step}; rerun the same command to resume")
-          stopped = name
-          break
+          self.save(runner.step)
+          self._log(f"\n{name}: checkpoint saved at step {runner.step}; rerun the same command to resume")
+          runner.stopped = name
     finally:
       for s, h in old.items():
         signal.signal(s, h)
-      bar.close()
-      writer.close()
-      self.ckpt.wait()
-    return {"step": step, "stopped": stopped, **summary}
+      runner.close()
+    return runner.result()
+
+
+class Runner:
+  """A Trainer's loop, one compiled K-step call at a time: `advance()` runs the next call (the objective's
+  compiled program from `jaxgan.loop.make_train_fn`) and, with `outputs`, writes what falls due at its end
+  (metrics, sample grids, evaluations, checkpoints at their cadences). `Trainer.train` drives it to
+  `config.steps` and owns the signal handling; the playground (jaxgan/playground) steps it from a background
+  thread, pauses by not calling it, and resets it. `advance`, `reset` and `close` hold `lock`, so any thread may
+  call them; the Trainer's state is only replaced under it.
+
+  `outputs=False` writes nothing (no workdir files, no progress bar) and never stops at `config.steps`."""
+
+  def __init__(self, trainer: Trainer, outputs: bool = True, start: Optional[int] = None):
+    t = self.trainer = trainer
+    self.lock = threading.RLock()
+    self.outputs = outputs
+    self.total = int(t.config.steps) if outputs else None
+    self.step = t.start_step if start is None else int(start)
+    self.stopped: Optional[str] = None  # None while training; "done", "nonfinite" or a signal's name after
+    self.summary: dict = {}
+    self.nonfinite = ""  # the metric that stopped the run ("gradient" for a gradient), "" while all is well
+    self.writer = (log_lib.MetricWriter(t.workdir, resume_step=self.step) if outputs and t.primary
+                   else log_lib.NullWriter())
+    self.data_arg, self.stream = None, None
+    if t.resident:
+      self.data_arg = jax.device_put(t.data.resident(t.gan.streams), replicated(t.mesh))
+    else:
+      self._sharding = jax.sharding.NamedSharding(t.mesh, jax.sharding.PartitionSpec(
+          *((None, None) if t.gan.batch_repeats > 1 else (None,)), "data"))
+      self.stream = self._open_stream(self.step)
+    # progress None: the bar decides from its stream (a terminal or notebook draws it, a log file gets plain lines).
+    disable = True if not (t.primary and outputs) else None if t.progress is None else not t.progress
+    self._devnull = open(os.devnull, "w") if t.quiet or not outputs else None
+    self.bar = log_lib.ProgressBar(self.total or 0, self.step, batch_size=t.batch_at(t.gan.stage_at(self.step)),
+                                   disable=disable, file=self._devnull)
+    self._last = time.perf_counter()
+
+  def _open_stream(self, start: int):
+    """Batches of the stage `start` is in, from step `start`."""
+    t = self.trainer
+    self._stream_batch = t.batch_at(t.gan.stage_at(start))
+    return data_lib.stream(t.data, self._stream_batch, t.gan.batch_repeats, t.k, int(t.config.seed), start,
+                           put=lambda x: jax.device_put(x, self._sharding), streams=t.gan.streams)
+
+  @property
+  def done(self) -> bool:
+    return self.stopped is not None or (self.total is not None and self.step >= self.total)
+
+  def result(self) -> dict:
+    return {"step": self.step, "stopped": self.stopped or "done", **self.summary}
+
+  def advance(self) -> Optional[dict]:
+    """Runs the next compiled call; returns its metrics ({name: numpy [k]}), or None when the run is done or the
+    call's losses were non-finite (`stopped` is then "nonfinite" and the state is the one before the call)."""
+    with self.lock:
+      if self.done:
+        return None
+      t, step, total = self.trainer, self.step, self.total
+      stage = t.gan.stage_at(step)
+      if stage != t.stage:  # once per boundary, also when a resumed run starts exactly at one
+        t.state = replicate(t.gan.enter_stage(t.state, stage), t.mesh)
+        t.stage = stage
+        self.bar.batch_size = t.batch_at(stage)
+        if self.stream is not None and self._stream_batch != self.bar.batch_size:  # this stage's batches
+          self.stream.close()
+          self.stream = self._open_stream(step)
+      boundary = t.gan.next_boundary(step)
+      k = min(t.k, (total - step) if total is not None else t.k, (boundary - step) if boundary is not None else t.k)
+      if self.stream is not None and k != t.k:  # the stream yields K-step chunks: take a prefix, then reopen
+        chunk = jax.tree.map(lambda a: a[:k], next(self.stream))  # it at step + k (data are a function of the
+        self.stream.close()  # step and the stage's batch size)
+        self.stream = self._open_stream(step + k)
+      else:
+        chunk = next(self.stream) if self.stream is not None else self.data_arg
+      new_state, metrics = t._fn(k, stage)(t.state, chunk)
+      metrics = jax.device_get(metrics)
+      bad = _nonfinite(metrics, t.gan.skip_nonfinite or t.gan.sanitize_grads)
+      if bad:
+        self.stopped = "nonfinite"
+        t._log(f"error: non-finite {bad} between steps {step + 1} and {step + k}; stopped without saving. "
+               f"The last good checkpoint (step {t.ckpt.latest_step()}) is intact; lower the learning "
+               f"rates or set --config.nonfinite=skip")
+        self.nonfinite = bad
+        return None
+      t.state = new_state
+      now = time.perf_counter()
+      step_time = (now - self._last) / k
+      self._last = now
+      metrics["img_per_sec"] = np.full(k, t.batch_at(stage) / step_time)
+      metrics["step_time"] = np.full(k, step_time)
+      self.writer.write_many(list(range(step + 1, step + k + 1)), metrics)
+      self.step = step = step + k
+      self.summary = {m: float(v[-1]) for m, v in metrics.items()}
+      self.bar.update(k, **{label: self.summary[key] for key, label in _SHOWN if key in self.summary})
+      if self.outputs:
+        if step % t.sample_every == 0 or step in (total, t.first_sample, boundary):  # and every stage's end
+          t.write_samples(step, self.writer)
+        if t.eval_every and (step % t.eval_every == 0 or step == total):
+          t.evaluate(step, self.writer)
+        if step % t.checkpoint_every == 0 or step == total:
+          t.save(step)
+      return metrics
+
+  def reset(self, seed: int) -> None:
+    """A fresh state from `seed` at step 0, as a new run would start (the workdir is not touched)."""
+    with self.lock:
+      t = self.trainer
+      t.state = replicate(t.gan.init_state(int(seed)), t.mesh)
+      t.stage = int(jax.device_get(t.state.stage))
+      self.step, self.stopped, self.summary, self.nonfinite = 0, None, {}, ""
+      if self.stream is not None:
+        self.stream.close()
+        self.stream = self._open_stream(0)
+      self._last = time.perf_counter()
+
+  def close(self) -> None:
+    with self.lock:
+      if self.stream is not None:
+        self.stream.close()
+        self.stream = None
+      self.bar.close()
+      if self._devnull is not None:
+        self._devnull.close()
+      self.writer.close()
+      self.trainer.ckpt.wait()
 
 
 _SHOWN = (("d_loss", "d_loss"), ("g_loss", "g_loss"), ("d_real", "D(x)"), ("d_fake", "D(G(z))"), ("alpha", "α"))

@@ -23,7 +23,8 @@ def _as_nhwc_uint8(x: np.ndarray, where: str) -> np.ndarray:
 
 
 def load_array_file(path: str, with_labels: bool = False):
-  """`.npy` array, or `.npz` with key `images` (or `x`, or its only array). No pickle. With `with_labels`, returns
+  """`.npy` array, or `.npz` with key `images` (or `x`, or its only array); a float array N×D is N points (2-D
+  models, e.g. a playground run's drawn data) and is returned as float32. No pickle. With `with_labels`, returns
   (images, labels or None): an `.npz`'s integer `labels` (or `y`/`label`) array."""
   try:
     obj = np.load(path, allow_pickle=False)
@@ -44,6 +45,11 @@ def load_array_file(path: str, with_labels: bool = False):
                          f"{labels.shape} for {len(arr)} images")
   else:
     arr = obj
+  if arr.ndim == 2 and np.issubdtype(arr.dtype, np.floating):  # N points in D dimensions (2-D models)
+    if not np.all(np.isfinite(arr)):
+      raise ValueError(f"{path}: the points contain NaN or Inf")
+    points = np.asarray(arr, np.float32)
+    return (points, labels) if with_labels else points
   images = _as_nhwc_uint8(arr, path)
   return (images, labels) if with_labels else images
 
