@@ -155,7 +155,8 @@ class ProGAN(GAN):
 
   def sample_note(self, state) -> str:
     r = self.resolution()
-    return f"stage {self.stage} · {r}×{r} px · α {float(jax.device_get(state.aux['alpha'])):.2f}"
+    return f"stage {self.stage}  {r}x{r} px  alpha {float(jax.device_get(state.aux['alpha'])):.2f}"  # ASCII:
+    # Pillow's built-in bitmap font has no glyphs for ×, α or ·
 
 
 def drift(inp, out):

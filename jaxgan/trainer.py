@@ -260,7 +260,7 @@ class Trainer:
     cols = np.stack([stages[k] for k in keys], axis=1)  # [8, stages, H, W, C]: row = latent, column = stage
     res = [4 * 2 ** int(k.split("_")[1]) for k in keys]
     log_lib.save_image_grid(cols.reshape((-1,) + cols.shape[2:]), os.path.join(self.workdir, "samples", "stages.png"),
-                            nrow=len(keys), caption=" → ".join(f"{r}px" for r in res))
+                            nrow=len(keys), caption=" > ".join(f"{r}px" for r in res))
 
   def evaluate(self, step: int, writer) -> dict:
     """The configured metrics on `eval.num` samples (EMA generator when present), logged as eval/<metric>/<key>;

@@ -8,7 +8,8 @@ import jax.numpy as jnp
 import pytest
 
 from jaxgan import configs, data as data_lib
-from jaxgan.gan import build_gan, init_state
+from jaxgan import objective as objective_lib
+from jaxgan.gan import init_state
 from jaxgan.step import train_step
 from jaxgan.trainer import validate
 
@@ -23,7 +24,7 @@ def test_the_default_preset_is_shipped():
 def test_preset_builds_and_a_step_traces(name):
   config = importlib.import_module(f"jaxgan.configs.{name}").get_config()
   validate(config)
-  gan = build_gan(config)
+  gan = objective_lib.build(config)  # the objective the preset names (gan, progan, ...)
   if not str(config.data.name).startswith("tfds:"):  # TFDS presets need a prepared dataset; checked elsewhere
     data = data_lib.load(config.data)
     data_lib.check_shape(data, gan.image_shape)
