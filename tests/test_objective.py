@@ -310,3 +310,32 @@ def test_the_documented_objective_is_short_and_trains_the_same_on_one_and_four_d
   a = jax.jit(lambda s: step_lib.train_step(fm0, s, batch))(fm0.init_state(0))
   b = jax.jit(lambda s: step_lib.train_step(plain, s, batch))(plain.init_state(0))
   chex.assert_trees_all_close(a[0].params("g"), b[0].params("g"), rtol=1e-6, atol=1e-7)
+
+
+def test_masked_lazy_terms_equal_lazy_terms_under_cond():
+  """`lazy_cond=False` (conv models on XLA:CPU) computes a lazy term every run and counts it every N-th: the same
+  updates and metrics as skipping it under lax.cond."""
+  import dataclasses
+  results = []
+  for cond in (True, False):
+    obj = dataclasses.replace(toy(term_interval=3), lazy_cond=cond)
+    state, seen = obj.init_state(0), []
+    step = jax.jit(lambda s: step_lib.train_step(obj, s, BATCH))
+    for _ in range(6):
+      state, m = step(state)
+      seen.append(float(m["lazy"]))
+    results.append((jax.device_get(state), seen))
+  chex.assert_trees_all_close(results[0][0], results[1][0], rtol=1e-6)
+  assert results[0][1] == results[1][1] and [v > 0 for v in results[1][1]] == [True, False, False] * 2
+
+
+def test_lazy_mode_per_backend_and_model():
+  from jaxgan.configs import mlp_mnist, mnist_fast
+  from jaxgan.objective import lazy_cond_default
+  conv, mlp = mnist_fast.get_config(), mlp_mnist.get_config()
+  assert lazy_cond_default(conv) is (jax.default_backend() != "cpu") and lazy_cond_default(mlp) is True
+  conv.lazy = "cond"
+  assert lazy_cond_default(conv) is True
+  conv.lazy = "sometimes"
+  with pytest.raises(ValueError, match="config.lazy must be"):
+    lazy_cond_default(conv)
