@@ -80,3 +80,12 @@ def generate(run: Run, num: int, seed: int = 0, ema: Optional[bool] = None, batc
     out.append(np.asarray(gen(params, g_vars, zb, yb)))
   x = np.concatenate(out)[:num]
   return x.astype(np.float32) if x.ndim == 2 else images_to_uint8(x)
+
+
+def full_size(x, image_shape):
+  """Images smaller than `image_shape` (a growing GAN's early stages) up-sampled (nearest) to it, as the grids show
+  them and the metrics score them; anything else unchanged."""
+  if x.ndim != 4 or len(image_shape) != 3 or x.shape[1] >= image_shape[0] or image_shape[0] % x.shape[1]:
+    return x
+  f = image_shape[0] // x.shape[1]
+  return np.repeat(np.repeat(x, f, axis=1), f, axis=2)

@@ -463,12 +463,7 @@ class Runner:
 _SHOWN = (("d_loss", "d_loss"), ("g_loss", "g_loss"), ("d_real", "D(x)"), ("d_fake", "D(G(z))"), ("alpha", "α"))
 
 
-def _full_size(x, image_shape):
-  """Images smaller than `image_shape` (a growing GAN's early stages) up-sampled (nearest) to it, for display."""
-  if x.ndim != 4 or len(image_shape) != 3 or x.shape[1] >= image_shape[0] or image_shape[0] % x.shape[1]:
-    return x
-  f = image_shape[0] // x.shape[1]
-  return np.repeat(np.repeat(x, f, axis=1), f, axis=2)
+_full_size = sampling.full_size
 
 
 def _nonfinite(metrics, skipping: bool) -> str:

@@ -59,10 +59,11 @@ def samples_from_workdir(workdir: str) -> Dict[str, np.ndarray]:
   if _NUM.value <= 0:
     raise UsageError(f"--num must be positive, got {_NUM.value}")
   from jaxgan.checkpoint import CheckpointError  # pylint: disable=g-import-not-at-top
-  from jaxgan.sampling import generate, load_run  # pylint: disable=g-import-not-at-top
+  from jaxgan.sampling import full_size, generate, load_run  # pylint: disable=g-import-not-at-top
   try:
     run = load_run(workdir)
     x = generate(run, _NUM.value, seed=0, ema={"auto": None, "true": True, "false": False}[_EMA.value])
+    x = full_size(x, run.gan.image_shape)  # a Progressive GAN's checkpoint before its last stage: enlarged
   except (FileNotFoundError, ValueError, CheckpointError) as e:
     raise UsageError(str(e)) from e
   return {"points": x} if x.ndim == 2 else {"images": x}

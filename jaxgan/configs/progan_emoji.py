@@ -7,10 +7,11 @@ and other contributors, CC-BY 4.0). The recipe is progan_mnist's, wider (channel
 128, 128, 128, 128, 64 at 4 … 64 px) with the batch halved in the last stage, as the paper shrinks it at high
 resolution.
 
-Budgets (measured with benchmarks/stage_speed.py; docs/training.md#progressive-gan): on the 2-core CPU of
-docs/speed.md the schedule below (1.2 M images) is a multi-hour run — for a CPU look at the early stages use
-`--config.progan.stage_images=(20000,40000,40000,40000,40000)` (≈ 1–2 hours there). On one accelerator the full
-schedule is minutes to tens of minutes; the paper's own lengths are 600k images per fade and per stabilisation.
+Budgets: an accelerator preset. Measured on this project's 2-core CPU, one pinned thread
+(`benchmarks/stage_speed.py --config=jaxgan/configs/progan_emoji.py`, 2026-12-02): 1,229, 156, 24, 5 and 2 img/s
+at 4, 8, 16, 32 and 64 px, so the schedule below (1.2 M images) would take ≈ 75 CPU-hours there; on one
+accelerator it is a run of tens of minutes (not measured here: no GPU was lent). The paper's own lengths are 600k
+images per fade and per stabilisation.
 """
 from jaxgan.configs import progan_mnist
 from jaxgan.progan import make_schedule
