@@ -51,7 +51,7 @@ def tiny(data_path, steps=11, **progan):
 
 
 def _nets(stage_res=16, channels=1):
-  g = ProGANGenerator(stage_res, channels, channel_base=64, channel_max=8)
+  g = ProGANGenerator(stage_res, channel_base=64, channel_max=8, channels=channels)
   d = ProGANDiscriminator(stage_res, channel_base=64, channel_max=8, mbstd=True, mbstd_group=4)
   z = jax.random.normal(jax.random.key(0), (8, 8))
   x = jax.random.uniform(jax.random.key(1), (8, stage_res, stage_res, channels), minval=-1, maxval=1)
@@ -103,28 +103,24 @@ def test_schedule_steps_batches_and_alpha(data16):
   assert c.steps == make_schedule(c).total_steps and make_schedule(c).starts[-1] < c.steps
 
 
-def test_resume_mid_fade_and_at_a_stage_boundary_is_bit_exact(data16, tmp_path):
+def test_resume_mid_fade_and_at_a_stage_boundary_is_bit_exact(data16, tmp_path, monkeypatch):
   """Straight: 11 steps over three stages, streamed data (batch 4 in the last stage, so the stream reopens).
   Interrupted at step 7 (the boundary: the checkpoint still holds stage 1) and at step 9 (mid-fade in stage 2: α
   goes 0, 1/3, 2/3, 1 over steps 7..10). Both are ends of the straight run's K-step calls, as every checkpoint the
   trainer writes is (periodic or on a signal), so the resumed run compiles the same programs."""
-  data_lib_max = data_lib.RESIDENT_MAX_BYTES
-  try:
-    data_lib.RESIDENT_MAX_BYTES = 0  # stream batches from the host, as a large dataset would
-    straight = Trainer(tiny(data16), str(tmp_path / "straight"), quiet=True)
-    assert not straight.resident
-    straight.train()
-    final = jax.device_get(straight.state)
-    assert int(final.stage) == 2 and float(final.aux["alpha"]) == 1.0 and int(final.aux["stage_images"]) == 16
-    for first in (7, 9):
-      work = str(tmp_path / f"resumed_{first}")
-      Trainer(tiny(data16, steps=first), work, quiet=True).train()
-      resumed = Trainer(tiny(data16), work, quiet=True)
-      assert resumed.start_step == first and resumed.stage == (1 if first == 7 else 2)
-      resumed.train()
-      chex.assert_trees_all_equal(jax.device_get(resumed.state), final)
-  finally:
-    data_lib.RESIDENT_MAX_BYTES = data_lib_max
+  monkeypatch.setattr(data_lib, "RESIDENT_MAX_BYTES", 0)  # stream batches from the host, as a large dataset would
+  straight = Trainer(tiny(data16), str(tmp_path / "straight"), quiet=True)
+  assert not straight.resident
+  straight.train()
+  final = jax.device_get(straight.state)
+  assert int(final.stage) == 2 and float(final.aux["alpha"]) == 1.0 and int(final.aux["stage_images"]) == 16
+  for first in (7, 9):
+    work = str(tmp_path / f"resumed_{first}")
+    Trainer(tiny(data16, steps=first), work, quiet=True).train()
+    resumed = Trainer(tiny(data16), work, quiet=True)
+    assert resumed.start_step == first and resumed.stage == (1 if first == 7 else 2)
+    resumed.train()
+    chex.assert_trees_all_equal(jax.device_get(resumed.state), final)
   rows = [json.loads(line) for line in open(os.path.join(tmp_path / "straight", "metrics.jsonl"))]
   by_step = {r["step"]: r for r in rows if "alpha" in r}
   assert [by_step[t]["stage"] for t in (1, 4, 8)] == [0, 1, 2]
@@ -132,6 +128,9 @@ def test_resume_mid_fade_and_at_a_stage_boundary_is_bit_exact(data16, tmp_path):
   assert by_step[11]["stage_progress"] == 1.0
   samples = os.listdir(tmp_path / "straight" / "samples")
   assert "stages.png" in samples and "ema_step_0000011.png" in samples
+  with np.load(tmp_path / "straight" / "samples" / "stages.npz", allow_pickle=False) as f:
+    assert sorted(f.files) == ["stage_0_4px", "stage_1_8px", "stage_2_16px"]  # each stage at the size it drew
+    assert all(f[k].shape == (8, 16, 16, 1) for k in f.files)  # shown enlarged to the final size
   stages = read_png(tmp_path / "straight" / "samples" / "stages.png")
   assert stages.shape[1] > stages.shape[0] / 8 * 2  # three stage columns
 

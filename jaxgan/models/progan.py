@@ -108,30 +108,41 @@ class EqDense(nn.Module):
     return x.astype(self.dtype) @ (w * scale).astype(self.dtype) + b.astype(self.dtype)
 
 
-class ProGANGenerator(nn.Module):
+class _Growing(nn.Module):
+  """What G and D share: the target resolution, the width of each stage and the check of a stage number."""
   resolution: int = 32
-  channels: int = 1
   channel_base: int = 2048
   channel_max: int = 128
-  dtype: Any = jnp.float32
-
-  def setup(self):
-    check_resolution(self.resolution)
-    n = num_stages(self.resolution)
-    ch = lambda s: channels_at(4 * 2 ** s, self.channel_base, self.channel_max)
-    self.dense = EqDense(16 * ch(0), gain=SQRT2 / 4, dtype=self.dtype)  # the paper's 4×4 "conv" from z
-    self.conv0 = EqConv(ch(0), dtype=self.dtype)
-    self.convs = [(EqConv(ch(s), dtype=self.dtype), EqConv(ch(s), dtype=self.dtype)) for s in range(1, n)]
-    self.to_rgb = [EqConv(self.channels, kernel=1, gain=1.0, dtype=self.dtype) for _ in range(n)]
 
   @property
   def max_stage(self) -> int:
     return num_stages(self.resolution) - 1
 
-  def __call__(self, z: Array, train: bool = False, stage: Optional[int] = None, alpha=1.0) -> Array:
+  def widths(self) -> Tuple[int, ...]:
+    """Channels at each stage's resolution (4·2^s px), after checking the target resolution."""
+    check_resolution(self.resolution)
+    return tuple(channels_at(4 * 2 ** s, self.channel_base, self.channel_max) for s in range(self.max_stage + 1))
+
+  def _stage(self, stage: Optional[int], who: str) -> int:
     stage = self.max_stage if stage is None else int(stage)
     if not 0 <= stage <= self.max_stage:
-      raise ValueError(f"progan G: stage {stage} is outside 0..{self.max_stage}")
+      raise ValueError(f"progan {who}: stage {stage} is outside 0..{self.max_stage}")
+    return stage
+
+
+class ProGANGenerator(_Growing):
+  channels: int = 1
+  dtype: Any = jnp.float32
+
+  def setup(self):
+    ch = self.widths()
+    self.dense = EqDense(16 * ch[0], gain=SQRT2 / 4, dtype=self.dtype)  # the paper's 4×4 "conv" from z
+    self.conv0 = EqConv(ch[0], dtype=self.dtype)
+    self.convs = [(EqConv(c, dtype=self.dtype), EqConv(c, dtype=self.dtype)) for c in ch[1:]]
+    self.to_rgb = [EqConv(self.channels, kernel=1, gain=1.0, dtype=self.dtype) for _ in ch]
+
+  def __call__(self, z: Array, train: bool = False, stage: Optional[int] = None, alpha=1.0) -> Array:
+    stage = self._stage(stage, "G")
     act = lambda x: pixel_norm(_lrelu(x))
     h = self.dense(pixel_norm(z.astype(jnp.float32)))
     h = act(h.reshape(z.shape[0], 4, 4, -1))
@@ -151,37 +162,26 @@ class ProGANGenerator(nn.Module):
     return out.astype(jnp.float32)
 
 
-class ProGANDiscriminator(nn.Module):
-  resolution: int = 32
-  channel_base: int = 2048
-  channel_max: int = 128
+class ProGANDiscriminator(_Growing):
   mbstd: bool = True
   mbstd_group: int = 4
   dtype: Any = jnp.float32
 
   def setup(self):
-    check_resolution(self.resolution)
-    n = num_stages(self.resolution)
-    ch = lambda s: channels_at(4 * 2 ** s, self.channel_base, self.channel_max)
-    self.from_rgb = [EqConv(ch(s), kernel=1, dtype=self.dtype) for s in range(n)]
+    ch = self.widths()
+    self.from_rgb = [EqConv(c, kernel=1, dtype=self.dtype) for c in ch]
     # block s (s ≥ 1) maps resolution 4·2^s to 4·2^(s−1): conv at this width, conv to the next one's, pool
-    self.convs = [(EqConv(ch(s), dtype=self.dtype), EqConv(ch(s - 1), dtype=self.dtype)) for s in range(1, n)]
-    self.conv0 = EqConv(ch(0), dtype=self.dtype)
-    self.dense0 = EqDense(ch(0), dtype=self.dtype)
+    self.convs = [(EqConv(ch[s], dtype=self.dtype), EqConv(ch[s - 1], dtype=self.dtype)) for s in range(1, len(ch))]
+    self.conv0 = EqConv(ch[0], dtype=self.dtype)
+    self.dense0 = EqDense(ch[0], dtype=self.dtype)
     self.logit = EqDense(1, gain=1.0, dtype=self.dtype)
-
-  @property
-  def max_stage(self) -> int:
-    return num_stages(self.resolution) - 1
 
   def _block(self, s: int, h: Array) -> Array:
     conv_a, conv_b = self.convs[s - 1]
     return downsample(_lrelu(conv_b(_lrelu(conv_a(h)))))
 
   def __call__(self, x: Array, train: bool = False, stage: Optional[int] = None, alpha=1.0) -> Array:
-    stage = self.max_stage if stage is None else int(stage)
-    if not 0 <= stage <= self.max_stage:
-      raise ValueError(f"progan D: stage {stage} is outside 0..{self.max_stage}")
+    stage = self._stage(stage, "D")
     if x.shape[1] != 4 * 2 ** stage:
       raise ValueError(f"progan D: stage {stage} takes {4 * 2 ** stage}×{4 * 2 ** stage} images, got {x.shape[1:3]}")
     if self.is_initializing():  # every resolution's fromRGB gets its parameters
@@ -216,6 +216,6 @@ def build(cfg, axis_name: Optional[str] = None) -> Tuple[nn.Module, nn.Module]:
     raise ValueError(f"progan: model.channel_base and model.channel_max must be positive, got {base}, {cmax}")
   mbstd = cfg.get("mbstd", True)
   _, group = mbstd_config(cfg, "progan")
-  g = ProGANGenerator(int(shape[0]), int(shape[2]), base, cmax, dtype)
-  d = ProGANDiscriminator(int(shape[0]), base, cmax, bool(mbstd), group, dtype)
+  g = ProGANGenerator(int(shape[0]), base, cmax, channels=int(shape[2]), dtype=dtype)
+  d = ProGANDiscriminator(int(shape[0]), base, cmax, mbstd=bool(mbstd), mbstd_group=group, dtype=dtype)
   return g, d
