@@ -156,7 +156,8 @@ def lazy_cond_default(config) -> bool:
     raise ValueError(f"config.lazy must be 'auto', 'cond' or 'mask', got {mode!r}")
   if mode != "auto":
     return mode == "cond"
-  return not (jax.default_backend() == "cpu" and config.model.name not in ("mlp", "mixture_mlp"))
+  from jaxgan.models import is_convolutional
+  return not (jax.default_backend() == "cpu" and is_convolutional(config.model.name))
 
 
 _REGISTRY: Dict[str, Callable] = {}

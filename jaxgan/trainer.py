@@ -23,6 +23,7 @@ from jaxgan import sampling
 from jaxgan import objective as objective_lib
 from jaxgan.state import STATE_FORMAT
 from jaxgan.loop import make_train_fn
+from jaxgan.models import is_convolutional
 from jaxgan.parallel import check_batch, make_mesh, replicate, replicated
 
 CONFIG_FILE = "config.json"
@@ -74,7 +75,7 @@ def choose_k(config, backend: str) -> tuple[int, int]:
   inside a rolled scan takes a ~30x slower path, so conv models use short fully-unrolled scans there; MLPs and all
   GPU/TPU runs use long rolled scans."""
   k, unroll = int(config.get("steps_per_call", 0)), int(config.get("unroll", 0))
-  convolutional = config.model.name not in ("mlp", "mixture_mlp")
+  convolutional = is_convolutional(config.model.name)
   if k <= 0:  # conv on CPU: ~4 D updates per call keep the unrolled program (and its compile time) small, but
     # never one step a call: measured on XLA:CPU, one train step per compiled call ran ~10x slower a step than
     # two or more (scripts/benchmark.py, one pinned thread: wgan_mnist, n_critic 5, 3.3 s vs 0.29 s at K = 2;
@@ -229,19 +230,21 @@ class Trainer:
         log_lib.save_points_plot(x, path, title=f"{tag}step {step}")
         grid = log_lib.read_png(path) if writer is not None else None
       else:
-        x = _full_size(x, self.gan.image_shape)  # a growing GAN's early stages, shown at the final size
+        drawn = x.shape[1]
+        x = sampling.full_size(x, self.gan.image_shape)  # a growing GAN's early stages, shown at the final size
         grid = log_lib.save_image_grid(x, path, nrow=columns, caption=gan.sample_note(self.state))
         if self.gan.num_stages > 1 and (tag or "g" not in self.state.ema):
-          self._stage_figure(x)
+          self._stage_figure(x, drawn)
       if writer is not None:
         writer.write_image(step, f"samples/{tag}g", grid)
     if self.primary:
       log_lib.plot_losses(os.path.join(self.workdir, log_lib.METRICS_FILE),
                           os.path.join(self.workdir, "losses.png"))
 
-  def _stage_figure(self, x) -> None:
-    """samples/stages.png: the first 8 fixed latents (one per row) as each stage last drew them, stage by stage
-    left to right; the images behind it stay in samples/stages.npz so a resumed run adds to the same figure."""
+  def _stage_figure(self, x, drawn: int) -> None:
+    """samples/stages.png: the first 8 fixed latents (one per row) as each stage last drew them (at `drawn` px,
+    shown enlarged as `x`), stage by stage left to right; the images behind it stay in samples/stages.npz, keyed
+    stage_<s>_<drawn>px, so a resumed run adds to the same figure."""
     path = os.path.join(self.workdir, "samples", "stages.npz")
     stages = {}
     if os.path.exists(path):
@@ -250,7 +253,8 @@ class Trainer:
           stages = {k: f[k] for k in f.files}
       except (OSError, ValueError):  # a figure is not worth stopping a run for
         stages = {}
-    stages[f"stage_{self.stage}"] = log_lib.images_to_uint8(x[:8])
+    stages = {k: v for k, v in stages.items() if not k.startswith(f"stage_{self.stage}_")}
+    stages[f"stage_{self.stage}_{drawn}px"] = log_lib.images_to_uint8(x[:8])
     tmp = path + ".tmp.npz"
     np.savez(tmp, **stages)
     os.replace(tmp, path)
@@ -258,9 +262,8 @@ class Trainer:
     if any(stages[k].shape != stages[keys[0]].shape for k in keys):
       return
     cols = np.stack([stages[k] for k in keys], axis=1)  # [8, stages, H, W, C]: row = latent, column = stage
-    res = [4 * 2 ** int(k.split("_")[1]) for k in keys]
     log_lib.save_image_grid(cols.reshape((-1,) + cols.shape[2:]), os.path.join(self.workdir, "samples", "stages.png"),
-                            nrow=len(keys), caption=" > ".join(f"{r}px" for r in res))
+                            nrow=len(keys), caption=" > ".join(k.split("_")[2] for k in keys))
 
   def evaluate(self, step: int, writer) -> dict:
     """The configured metrics on `eval.num` samples (EMA generator when present), logged as eval/<metric>/<key>;
@@ -268,7 +271,7 @@ class Trainer:
     from jaxgan import metrics as metrics_lib
     from jaxgan.sampling import Run, generate
     run = Run(self.config, self.gan.for_stage(self.stage), jax.device_get(self.state), step)
-    x = _full_size(generate(run, int(self.config.eval.get("num", 1000)), seed=0), self.gan.image_shape)
+    x = sampling.full_size(generate(run, int(self.config.eval.get("num", 1000)), seed=0), self.gan.image_shape)
     kw = {"points": x} if x.ndim == 2 else {"images": x}
     scalars = {}
     for name in self.eval_metrics:
@@ -462,8 +465,6 @@ class Runner:
 
 _SHOWN = (("d_loss", "d_loss"), ("g_loss", "g_loss"), ("d_real", "D(x)"), ("d_fake", "D(G(z))"), ("alpha", "α"))
 
-
-_full_size = sampling.full_size
 
 
 def _nonfinite(metrics, skipping: bool) -> str:

@@ -27,6 +27,12 @@ def get_model(name: str):
   return _REGISTRY[name]
 
 
+def is_convolutional(name: str) -> bool:
+  """Whether model family `name` is built from convolutions (every family but the dense `mlp` ones). XLA:CPU
+  treats conv gradients inside control flow badly, so the loop's K and unroll and the lazy-term mode read this."""
+  return name not in ("mlp", "mixture_mlp")
+
+
 def model_names():
   _import_all()
   return sorted(_REGISTRY)
