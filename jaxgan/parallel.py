@@ -63,3 +63,15 @@ def varying(axis_name, tree):
 
 def pmean(axis_name, tree):
   return tree if single(axis_name) else jax.lax.pmean(tree, axis_name)
+
+
+def global_mean(axis_name, x):
+  """The mean over all devices of a per-device statistic, for use *inside a differentiated loss* (feature matching's
+  batch means, a term on the global batch's statistics). Its value is `pmean(x)` on every device; its gradient
+  reaches this device's own samples with full weight. A plain `pmean` there is wrong: under `shard_map` its
+  transpose hands each device 1/N of the cotangent, and after the step's pmean of gradients the term's gradient
+  comes out N× too small on N devices (the value and 1-device runs look right, so only a device-count test with
+  an optimizer that is not scale-free, e.g. SGD, shows it)."""
+  if single(axis_name):
+    return x
+  return jax.tree.map(lambda v: v + jax.lax.stop_gradient(jax.lax.pmean(v, axis_name) - v), x)

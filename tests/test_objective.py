@@ -284,6 +284,29 @@ def _doc_example():
   return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 
+def _grad_of_squared_batch_mean(n, reduce):
+  """d/dθ (mean over the global batch of θ·x)², computed as the step does: θ marked per-device, each device
+  differentiating its own loss, gradients pmean'ed."""
+  from jax.sharding import PartitionSpec as P
+  axis = "data" if n > 1 else None
+  x = jnp.arange(1.0, 9.0).reshape(8, 1)
+
+  def per_device(theta, x_local):
+    loss = lambda t: jnp.square(reduce(axis, jnp.mean(x_local * t)))
+    return parallel.pmean(axis, jax.grad(loss)(parallel.varying(axis, theta)))
+
+  fn = jax.shard_map(per_device, mesh=make_mesh(jax.devices()[:n]), in_specs=(P(), P("data")), out_specs=P())
+  return float(jax.jit(fn)(jnp.float32(1.0), x))
+
+
+def test_global_mean_in_a_loss_has_the_global_gradient_on_any_device_count():
+  true = 2 * 4.5 * 4.5  # d/dθ (4.5 θ)² at θ = 1
+  assert _grad_of_squared_batch_mean(1, parallel.global_mean) == pytest.approx(true)
+  assert _grad_of_squared_batch_mean(4, parallel.global_mean) == pytest.approx(true)
+  # The trap global_mean exists for: a pmean inside the loss has the right value but 1/N of the gradient.
+  assert _grad_of_squared_batch_mean(4, parallel.pmean) == pytest.approx(true / 4)
+
+
 def test_the_documented_objective_is_short_and_trains_the_same_on_one_and_four_devices():
   code = _doc_example()
   assert len(code.strip().splitlines()) < 40
