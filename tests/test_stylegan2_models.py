@@ -330,3 +330,25 @@ def test_bad_configurations_and_inputs_are_clear_errors(gold):
     S.from_nvidia({**sd, "b4.out.bias": np.zeros((3,), np.float32)}, d)
   with pytest.raises(ValueError, match="filter"):
     S.from_nvidia({**sd, "b32.resample_filter": np.ones((4, 4), np.float32)}, d)
+
+
+def test_load_nvidia_npz_builds_the_network_from_a_converted_snapshot(gold, tmp_path):
+  """The layout scripts/convert_stylegan2.py writes: <net>/<name> arrays, <net>/init_kwargs JSON, class name."""
+  import json
+  res, ch, z, w, layers, base, cmax, c_dim, clamp = (float(v) for v in gold["G/config"])
+  g_kwargs = dict(z_dim=int(z), c_dim=0, w_dim=int(w), img_resolution=int(res), img_channels=int(ch),
+                  mapping_kwargs=dict(num_layers=int(layers)),
+                  synthesis_kwargs=dict(channel_base=int(base), channel_max=int(cmax)))
+  arrays = {f"G_ema/{k}": v for k, v in state(gold, "G").items()}
+  arrays["G_ema/init_kwargs"] = np.array(json.dumps(g_kwargs))
+  arrays["G_ema/class_name"] = np.array("Generator")
+  path = str(tmp_path / "snap.npz")
+  np.savez(path, **arrays)
+  g, v = S.load_nvidia_npz(path, "G_ema")
+  assert (g.resolution, g.channels, g.z_dim, g.map_layers, g.channel_max) == (32, 3, 16, 2, 16)
+  ref_g, ref_v = generator(gold, "G")
+  chex.assert_trees_all_equal(v, ref_v)
+  with pytest.raises(ValueError, match="no network 'D'"):
+    S.load_nvidia_npz(path, "D")
+  with pytest.raises(ValueError, match="architecture"):
+    S.module_from_nvidia_kwargs("Generator", {**g_kwargs, "synthesis_kwargs": {"architecture": "resnet"}})

@@ -44,7 +44,9 @@ Every layer has the equalized learning rate: weights drawn N(0, 1) (÷ lr multip
 lr_mult/√fan_in. Widths: min(channel_base // res, channel_max). Parameter names follow NVIDIA's modules (b4, b8, …,
 conv0, conv1, torgb, affine, fromrgb, skip, fc0 …); layouts are jaxgan's: dense kernels [in, out], conv kernels
 [kh, kw, in, out] (HWIO), the constant [4, 4, C], D's b4.fc kernel over NHWC-flattened features.
-`from_nvidia(state_dict, module)` converts NVIDIA's state_dict (name → numpy array) to these variables.
+`from_nvidia(state_dict, module)` converts NVIDIA's state_dict (name → numpy array) to these variables;
+`load_nvidia_npz(path, "G_ema")` builds the module and its variables from a snapshot converted by
+scripts/convert_stylegan2.py (an .npz: jaxgan never unpickles).
 """
 import math
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
@@ -498,7 +500,8 @@ class DiscriminatorBlock(nn.Module):
 
 
 class DiscriminatorEpilogue(nn.Module):
-  """4×4: minibatch-stddev, conv, dense (features sown), output (1, or cmap_dim projected onto cmap)."""
+  """4×4: minibatch-stddev, conv, dense, output (1, or cmap_dim projected onto cmap); → (out [B], the dense
+  layer's features [B, F], which the Discriminator sows)."""
   features: int
   cmap_dim: int = 0
   mbstd_group: int = 4
@@ -513,11 +516,10 @@ class DiscriminatorEpilogue(nn.Module):
     x = Conv(self.features, 3, activation="lrelu", conv_clamp=self.conv_clamp, dtype=self.dtype, name="conv")(x)
     x = x.astype(jnp.float32).reshape(x.shape[0], -1)
     h = FC(self.features, activation="lrelu", name="fc")(x)
-    self.sow("intermediates", "features", h)
     out = FC(self.cmap_dim or 1, name="out")(h)
     if self.cmap_dim:
       out = jnp.sum(out * cmap, axis=1, keepdims=True) * (1.0 / math.sqrt(self.cmap_dim))
-    return out[:, 0]
+    return out[:, 0], h
 
 
 class Discriminator(nn.Module):
@@ -560,8 +562,9 @@ class Discriminator(nn.Module):
       cmap_dim = self.cmap_dim or ch(4)
       cmap = MappingNetwork(0, self.num_classes, cmap_dim, None, self.map_layers, w_avg_beta=None,
                             name="mapping")(None, _as_c(labels, self.num_classes, "D"))
-    out = DiscriminatorEpilogue(ch(4), cmap_dim, self.mbstd_group, self.mbstd_channels, self.conv_clamp,
-                                self.dtype, name="b4")(h, cmap)
+    out, features = DiscriminatorEpilogue(ch(4), cmap_dim, self.mbstd_group, self.mbstd_channels,
+                                          self.conv_clamp, self.dtype, name="b4")(h, cmap)
+    self.sow("intermediates", "features", features)
     return out.astype(jnp.float32)
 
 
@@ -625,6 +628,59 @@ def from_nvidia(state_dict: Mapping[str, np.ndarray], module: nn.Module) -> Dict
     out[BUFFERS] = buffers
   _check_against(out, expected)
   return jax.tree_util.tree_map(jnp.asarray, out)
+
+
+def module_from_nvidia_kwargs(class_name: str, kwargs: Mapping[str, Any], axis_name: Optional[str] = None):
+  """The jaxgan module equal to NVIDIA's `Generator(**kwargs)` or `Discriminator(**kwargs)` (as recorded in a
+  snapshot); ValueError for settings jaxgan's networks do not have (a non-skip G, a skip D, mbstd off …)."""
+  kw = dict(kwargs)
+  mapping = dict(kw.get("mapping_kwargs") or {})
+  if class_name == "Generator":
+    syn = dict(kw.get("synthesis_kwargs") or {})
+    if syn.get("architecture", "skip") != "skip":
+      raise ValueError(f"from_nvidia: G architecture {syn['architecture']!r}; jaxgan's G is 'skip'")
+    return Generator(resolution=int(kw["img_resolution"]), channels=int(kw["img_channels"]), z_dim=int(kw["z_dim"]),
+                     w_dim=int(kw["w_dim"]), num_classes=int(kw.get("c_dim", 0)),
+                     map_layers=int(mapping.get("num_layers", 8)), mapping_lr=float(mapping.get("lr_multiplier", 0.01)),
+                     w_avg_beta=float(mapping.get("w_avg_beta", 0.995)),
+                     channel_base=int(syn.get("channel_base", 32768)), channel_max=int(syn.get("channel_max", 512)),
+                     conv_clamp=syn.get("conv_clamp"), axis_name=axis_name)
+  if class_name == "Discriminator":
+    epi = dict(kw.get("epilogue_kwargs") or {})
+    arch = kw.get("architecture", "resnet")
+    if arch not in ("resnet", "orig"):
+      raise ValueError(f"from_nvidia: D architecture {arch!r}; jaxgan's D is 'resnet' or 'orig'")
+    group = epi.get("mbstd_group_size", 4)
+    if group is None:
+      raise ValueError("from_nvidia: D's minibatch-stddev over the whole batch (group None) is not supported")
+    return Discriminator(resolution=int(kw["img_resolution"]), channels=int(kw["img_channels"]), architecture=arch,
+                         channel_base=int(kw.get("channel_base", 32768)), channel_max=int(kw.get("channel_max", 512)),
+                         num_classes=int(kw.get("c_dim", 0)), cmap_dim=kw.get("cmap_dim"),
+                         map_layers=int(mapping.get("num_layers", 8)), mbstd_group=int(group),
+                         mbstd_channels=int(epi.get("mbstd_num_channels", 1)), conv_clamp=kw.get("conv_clamp"))
+  raise ValueError(f"from_nvidia: unknown network class {class_name!r}")
+
+
+def load_nvidia_npz(path: str, net: str = "G_ema", axis_name: Optional[str] = None):
+  """(module, variables) of network `net` ("G", "D" or "G_ema") from an .npz written by
+  scripts/convert_stylegan2.py (no pickle: numpy arrays and a JSON string per network)."""
+  import json
+  try:
+    with np.load(path, allow_pickle=False) as f:
+      files = set(f.files)
+      if f"{net}/init_kwargs" not in files:
+        nets = sorted({k.split("/")[0] for k in files if k.endswith("/init_kwargs")})
+        raise ValueError(f"{path}: no network {net!r} (it has {', '.join(nets) or 'none'}); "
+                         "write it with scripts/convert_stylegan2.py")
+      kwargs = json.loads(str(f[f"{net}/init_kwargs"]))
+      class_name = str(f[f"{net}/class_name"])
+      prefix = net + "/"
+      sd = {k[len(prefix):]: f[k] for k in files if k.startswith(prefix)
+            and k not in (f"{net}/init_kwargs", f"{net}/class_name")}
+  except (OSError, KeyError) as e:
+    raise ValueError(f"{path}: not a converted StyleGAN2 snapshot ({e})") from None
+  module = module_from_nvidia_kwargs(class_name, kwargs, axis_name)
+  return module, from_nvidia(sd, module)
 
 
 def _example_args(module: nn.Module):
