@@ -90,12 +90,13 @@ def test_upfirdn2d_helpers_keep_sizes_and_dc():
     U.upfirdn2d(x, S.FIR, padding=-4)
 
 
-def test_modulated_conv_matches_nvidia(gold):
+@pytest.mark.parametrize("upconv", ["phase", "lax"])
+def test_modulated_conv_matches_nvidia(gold, upconv):
   for i in range(5):
     a, n = gold[f"modconv/{i}/args"], gold[f"modconv/{i}/noise"]
     y = S.modulated_conv2d(jnp.asarray(gold[f"modconv/{i}/x"]), jnp.asarray(gold[f"modconv/{i}/w"]),
                            jnp.asarray(gold[f"modconv/{i}/styles"]), demodulate=bool(a[0]), up=int(a[1]),
-                           noise=jnp.asarray(n) if n.size else None)
+                           noise=jnp.asarray(n) if n.size else None, upconv_method=upconv)
     close(y, gold[f"modconv/{i}/y"])
 
 
