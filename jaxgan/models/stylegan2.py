@@ -340,6 +340,9 @@ class SynthesisLayer(nn.Module):
       strength = self.param("noise_strength", nn.initializers.zeros, ())
       if noise_mode == "random":
         if noise is None:
+          if not self.has_rng("noise"):
+            raise ValueError("stylegan2: noise_mode 'random' needs rngs={'noise': key} or explicit noise inputs "
+                             "(or noise_mode='const')")
           noise = jax.random.normal(self.make_rng("noise"), (x.shape[0], res, res, 1), jnp.float32)
         n = noise * strength
       elif noise_mode == "const":
