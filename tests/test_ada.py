@@ -152,12 +152,12 @@ def test_deterministic_in_the_key_and_per_sample():
 
 def test_four_devices_agree_with_one():
   x = images(b=8)
-  key, p = jax.random.key(11), jnp.float32(0.8)
-  one = AUGMENT(x, key, p, spec="bgc")
+  key, p = jax.random.key(11), 0.8
+  one = AUGMENT(x, key, p, spec="bgc")       # the program the tests above compiled (a Python-float p)
   mesh = make_mesh(jax.devices()[:4])
   fn = jax.jit(jax.shard_map(lambda k, p, x: ada.augment(x, k, p, "bgc", axis_name="data"),
                              mesh=mesh, in_specs=(P(), P(), P("data")), out_specs=P("data")))
-  np.testing.assert_allclose(fn(key, p, x), one, atol=1e-6)
+  np.testing.assert_allclose(fn(key, jnp.float32(p), x), one, atol=1e-6)
 
   ctrl = ada.Controller()
   logits = jnp.asarray([3.0, -1.0, 2.0, 0.5, -2.0, 1.0, 0.0, 4.0])
