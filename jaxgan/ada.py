@@ -26,18 +26,23 @@ Pipeline
   draws, so 1 and N devices agree (in NVIDIA each GPU uses its own local batch's margin).
   Random draws are made for the global batch (`local batch × devices`) and sliced per device; every transform has
   its own key (fold_in of its index), so turning one off does not change the others' draws.
-  Differentiable in the images (gathers; their transposes are scatter-adds), twice too (R1 through the pipe).
+  Differentiable in the images, twice too (R1 through the pipe): the bilinear gathers' transposes are autodiff's
+  scatter-adds; the polyphase upsampler and its strided transpose are declared each other's VJP (faster on
+  XLA:CPU than autodiff's transpose of the slices).
   Lower-level: `draw(key, batch, spec, channels)` (the raw uniforms and normals, NVIDIA's call order),
   `matrices(draws, p, spec, height, width, channels)` (G_inv [B, 3, 3], C [B, 4, 4]) and
   `apply(images, G_inv, C, margin)` — the golden test drives NVIDIA's code with the same draws.
 
 Controller (a pure function of `state.aux`, which holds `AdaState`)
+  selected(config.augment)                True for "ada" / "ada_fixed" (DiffAugment's policies stay augment.py's)
   ctrl = Controller.from_config(config)   config.augment "ada" (adaptive) | "ada_fixed" (p = ada_p throughout) |
                                           "" / "noaug" (off; augment returns images, nothing accumulates)
                                           config.ada_p (initial or fixed p, default 0), ada_target (0.6),
                                           ada_interval (4), ada_kimg (500), augpipe ("bgc")
   aux = ctrl.init()                       AdaState(p, signs_sum, signs_count), float32 scalars, replicated
   p = aux.p                               the value to pass to `augment` (traced)
+  x = ctrl.augment(aux, x, key, axis_name)   D's view of real and fake images (augment at aux.p, spec from
+                                          config.augpipe; identity when off) — in D, G and R1 alike
   aux = ctrl.accumulate(aux, real_logits, axis_name)   after any D forward on real images (NVIDIA reports the
                                           signs in the Dmain *and* the lazy Dreg phase): adds Σ sign(logits) and
                                           their count, psum'ed over `axis_name` (replicated result)
@@ -488,6 +493,11 @@ class AdaState(NamedTuple):
 
 
 MODES = ("ada", "ada_fixed", "off")
+
+
+def selected(augment) -> bool:
+  """Whether a config's `augment` value asks for ADA ("ada" or "ada_fixed") rather than DiffAugment or nothing."""
+  return str(augment or "") in ("ada", "ada_fixed")
 
 
 @dataclasses.dataclass(frozen=True)

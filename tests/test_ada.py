@@ -217,6 +217,8 @@ def test_controller_modes_and_config():
   assert off.augment(off.init(), x, jax.random.key(0)) is x
   on = ada.Controller.from_config(ml_collections.ConfigDict({"augment": "ada", "augpipe": "bg", "ada_kimg": 100}))
   assert on.mode == "ada" and on.kimg == 100 and not on.spec.color() and on.spec.geometric()
+  assert ada.selected("ada") and ada.selected("ada_fixed")
+  assert not ada.selected("translation,color") and not ada.selected("") and not ada.selected(None)
   with pytest.raises(ValueError, match="unknown ADA mode"):
     ada.Controller(mode="sometimes")
   with pytest.raises(ValueError, match="unknown ADA pipe"):
