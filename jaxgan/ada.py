@@ -420,8 +420,8 @@ def _geometric(x_BxHxWxC, g_inv, m):
   keep_y = (ruy >= 2 * (py - my0)) & (ruy < 2 * (py + h + my1))
   keep_x = (rux >= 2 * (px - mx0)) & (rux < 2 * (px + w + mx1))
   x = x * (keep_y[:, None] & keep_x[None, :]).astype(x.dtype)[None, :, :, None]
-  # Output grid: 2(size + 2·HZ_PAD) points per axis at centred original-scale coordinates o = (j + 1 − size − 2·HZ_PAD)/2;
-  # input index in the padded, upsampled image: 2·(G_inv o) + 2·pad + size − 1.
+  # Output grid: 2(size + 2·HZ_PAD) points per axis at centred original-scale coordinates
+  # o = (j + 1 − size − 2·HZ_PAD)/2; the input index in the padded, upsampled image is 2·(G_inv o) + 2·pad + size − 1.
   ho, wo = 2 * (h + 2 * _HZ_PAD), 2 * (w + 2 * _HZ_PAD)
   oy = (jnp.arange(ho, dtype=jnp.float32) + 1 - h - 2 * _HZ_PAD) / 2
   ox = (jnp.arange(wo, dtype=jnp.float32) + 1 - w - 2 * _HZ_PAD) / 2
