@@ -3,8 +3,9 @@
   python benchmarks/quality.py --config=jaxgan/configs/mnist_fast.py --workdir=/tmp/q [--config.steps=N] [--num=5000]
 
 Prints one JSON line: preset, steps, wall and CPU minutes of training, Fréchet distance in the judge's features
-(5,000 samples from fixed seed 0 vs the judge's held-out reference digits), the floor (5,000 real embedded training
-digits vs the same reference), their ratio, and the predicted-class balance (largest / smallest class).
+(5,000 samples from fixed seed 0 vs the judge's held-out reference digits), the floor (as many real training digits
+the judge never saw, vs the same reference), their ratio, the predicted-class balance (largest / smallest class) and
+the judge version (`judge_version`: figures of different judges are not comparable).
 """
 import json
 import os
@@ -37,10 +38,11 @@ def main(argv):
     row.update({f"{tag}fd": round(r["fd"], 2), f"{tag}fd_over_floor": round(r["fd"] / r["floor"], 2),
                 f"{tag}class_ratio": r["max_min_ratio"], f"{tag}classes": r["classes_present"]})
     row["floor"] = round(r["floor"], 2)
+    row["judge"], row["judge_version"] = r["judge"], r["judge_version"]
   print(json.dumps(row), flush=True)
   if _JSON.value:
-    _protocol.write_row(_JSON.value, row, "MNIST judge FD, %d samples (seed 0) vs 2,000 held-out test digits"
-                        % _NUM.value, config)
+    _protocol.write_row(_JSON.value, row, f"MNIST judge v{r['judge_version']} FD, {_NUM.value} samples (seed 0) vs "
+                        f"{r['reference']}; floor: {r['floor_n']} {r['floor_set']}", config)
 
 
 if __name__ == "__main__":

@@ -63,8 +63,8 @@ def main(argv):
     Image.fromarray(class_grid(few, predicted_triples(few))).save(_GRID.value)
   print(json.dumps(row), flush=True)
   if _JSON.value:
-    _protocol.write_row(_JSON.value, row, f"stacked MNIST, {_NUM.value} samples (seed 0), MNIST judge per channel",
-                        config)
+    _protocol.write_row(_JSON.value, row, f"stacked MNIST, {_NUM.value} samples (seed 0), MNIST judge "
+                        f"v{r['judge_version']} per channel", config)
 
 
 if __name__ == "__main__":

@@ -70,6 +70,7 @@ def test_metrics_during_training_and_best_checkpoint(tmp_path):
   evals = [r for r in rows if "eval/mnist_fd/fd" in r]
   assert [r["step"] for r in evals] == [10, 20]
   assert all(r["eval/mnist_fd/fd"] > r["eval/mnist_fd/floor"] for r in evals)
+  assert all(r["eval/mnist_fd/judge_version"] == 2 for r in evals)  # every logged judge figure names its judge
   best_step = min(evals, key=lambda r: r["eval/mnist_fd/fd"])["step"]
   assert os.listdir(tmp_path / "best" / "checkpoints") == [str(best_step)]
 

@@ -8,14 +8,14 @@
 The default (`mnist_fast`: conditional half-width DCGAN, Adam 5e-4) plus:
 - DiffAugment translation and cutout (Zhao et al. 2020) on everything D sees, real and fake alike. The offline
   training set has 5,000 digits, and on so little data D overfits. Without augmentation, 3× the steps bought
-  nothing (judge FD 22.6 → 23.4); with translation, 6,000 steps reached 17.5. Cutout on top, 15,000 steps:
+  nothing (judge v1 FD 22.6 → 23.4); with translation, 6,000 steps reached 17.5. Cutout on top, 15,000 steps:
   seed 0 13.89 → 12.89, seed 1 15.40 → 15.28 (classes 1.06 → 1.15 and 1.11 → 1.16).
 - 15,000 steps. Constant rates: a cosine decay to 0.1× over 16,000 steps scored 15.97 against 14.17 (EMA G, both
   sampled with the raw G's statistics).
 - An EMA generator with a longer half-life (0.999, ramped up over the first 5 % of training as in StyleGAN2-ADA),
   sampled with standing BatchNorm statistics (`standing_stats`, the default).
 
-Measured (one thread, 3 training seeds): judge FD 12.89 / 15.28 / 12.92 = 1.79× / 2.12× / 1.79× the floor, mean
+Measured (one thread, 3 training seeds): judge v1 FD 12.89 / 15.28 / 12.92 = 1.79× / 2.12× / 1.79× the floor, mean
 13.70 ± 0.79 = 1.90×; classes within 1.15 / 1.16 / 1.14; 28.5–30.0 CPU-minutes. docs/experiments.md,
 docs/results/mnist_best*.json.
 """

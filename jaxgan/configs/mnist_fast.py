@@ -8,7 +8,7 @@ with a projection head (Miyato & Koyama 2018), labels from the dataset; Adam 5e-
 2,000 steps of batch 64 (under 5 minutes on an idle 2-core CPU with compilation). On XLA:CPU the loop runs 4 fully
 unrolled steps per call (see docs/speed.md).
 
-Why conditional: the unconditional recipe at the same budget scored judge FD 87.9 (12× the floor) with classes 4.6:1
+Why conditional: the unconditional recipe at the same budget scored judge v1 FD 87.9 (12× the floor) with classes 4.6:1
 out of balance; conditioning on the digit and sampling every digit equally often gave FD 22 (3.1×) and 1.1:1.
 `--config.model.num_classes=0` trains the unconditional variant.
 """

@@ -8,7 +8,7 @@ channels, PacGAN2 (D judges pairs of samples; PacDCGAN2 is the best published ro
 minibatch-stddev feature in D (over groups of 4 packs, i.e. 8 samples), minibatch discrimination in D (50 kernels
 of 5 numbers, soft neighbour counts over all 32 packs of a batch), lazy R1 (γ = 0.1 on every 4th D update), Adam
 5e-4 β = (0.5, 0.999), EMA 0.999 with ramp-up, 15,000 steps, no augmentation. Data: 50,000 stacks drawn from the
-5,000 embedded training digits (triples uniform over the 1,000). Scored on 26,000 samples with the MNIST judge per
+5,000 embedded training digits (triples uniform over the 1,000). Scored on 26,000 samples with the MNIST judge (v1) per
 channel.
 
 Budget: ≈ 85 CPU-minutes on one thread of this project's 2-core CPU (2.5–2.9 steps a second on the VM of

@@ -149,6 +149,7 @@ def _prdc(images=None, points=None, dataset="ring8", reference=None, judge_path=
   """Real set: for points, as many fresh samples of `dataset` (seed 0); for digits, min(N, 5000) embedded digits
   in judge features; otherwise Inception features of `reference`."""
   from jaxgan.metrics import prdc  # pylint: disable=g-import-not-at-top
+  judge_keys = {}
   if points is not None:
     import jax  # pylint: disable=g-import-not-at-top
     from jaxgan.data.mixtures import sample_mixture  # pylint: disable=g-import-not-at-top
@@ -160,18 +161,19 @@ def _prdc(images=None, points=None, dataset="ring8", reference=None, judge_path=
   else:
     images = _need(images, "images or points", "prdc")
     if _digits(images) and reference is None:
-      _, judge = _judge(judge_path)
+      lib, judge = _judge(judge_path)
       fake = judge(images)[0]
       n_real = min(fake.shape[0], 5000)
       real = judge.floor_outputs(n_real)[0]
       space, ref_desc = "mnist_judge features", f"embedded MNIST train digits ({n_real})"
+      judge_keys = {"judge": lib.JUDGE_NAME, "judge_version": lib.JUDGE_VERSION}
     else:
       fake = _inception_outputs(images, inception_path)[0]
       ref = _reference(reference, images, inception_path, need="features")
       real, space, ref_desc = ref["features"], "inception pool3", ref["description"]
   out = prdc.prdc(real, fake, k_pr=k_pr, k_dc=k_dc)
   out.update({"n": int(fake.shape[0]), "n_real": int(real.shape[0]), "features": space, "reference": ref_desc,
-              "k_pr": k_pr, "k_dc": k_dc})
+              "k_pr": k_pr, "k_dc": k_dc, **judge_keys})
   return out
 
 

@@ -58,5 +58,6 @@ def stacked_mnist_metrics(images_Nx28x28x3: np.ndarray, judge: Optional[mnist_ju
     digit_pred = judge.embedded_outputs()[1].argmax(axis=1)
     floor = triple_metrics(stacked.triple_ids(digit_pred[index_nx3]))
     out["floor_modes"], out["floor_kl"] = floor["modes"], floor["kl"]
-  out.update({"n": n, "protocol_n": PROTOCOL_N, "judge": mnist_judge.JUDGE_VERSION})
+  out.update({"n": n, "protocol_n": PROTOCOL_N, "judge": mnist_judge.JUDGE_NAME,
+              "judge_version": mnist_judge.JUDGE_VERSION})
   return out
