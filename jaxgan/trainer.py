@@ -112,6 +112,7 @@ class Trainer:
     self.data = data_lib.load(config.data)
     data_lib.check_shape(self.data, self.gan.image_shape)
     data_lib.check_labels(self.data, self.gan.num_classes)
+    data_lib.check_streams(self.data, self.gan)
     if int(config.data.get("clusters", 0) or 0):  # cluster-conditioned: sample labels as the clusters occur
       counts = np.bincount(self.data.labels, minlength=self.gan.num_classes)
       self.gan = self.gan.with_label_prior(counts)
