@@ -120,7 +120,7 @@ def degraded_view(inputs_uint8, masks=None, size=(28, 28)) -> np.ndarray:
 
 def train_ceiling(train_x, train_y, epochs: int = 2, batch: int = 128, lr: float = 1e-3, seed: int = 0):
   """A classifier of the MNIST judge's architecture (`mnist_judge.Judge`) trained on degraded views [N, 28, 28, C]
-  with Adam, ±0 shifts, `epochs` passes in a seeded order; returns predict(x) -> int labels. Deterministic."""
+  with Adam (no augmentation), `epochs` passes in a seeded order; returns predict(x) -> int labels. Deterministic."""
   import jax
   import jax.numpy as jnp
   import optax
