@@ -1,7 +1,7 @@
 """Semi-supervised MNIST, 100 labels (Salimans et al. 2016, permutation-invariant MLP; jaxgan/ssl.py):
 
-  python scripts/ssl.py --config=jaxgan/configs/ssl_mnist.py --workdir=runs/ssl_mnist --seeds=0,1,2,3,4
-  python scripts/ssl.py --supervised --workdir=runs/ssl_mnist_supervised --seeds=0,1,2,3,4   # the baseline
+  python scripts/semi_supervised.py --config=jaxgan/configs/ssl_mnist.py --workdir=runs/ssl_mnist --seeds=0,1,2,3,4
+  python scripts/semi_supervised.py --supervised --workdir=runs/ssl_mnist_supervised --seeds=0,1,2,3,4   # the baseline
 
 The baseline (`--supervised`, i.e. ssl.unsup_weight = 0 and ssl.supervised_steps steps) trains the same D on
 the 100 labelled digits alone: no fake class, no unlabelled digits, no G updates.
