@@ -118,6 +118,17 @@ def check_trained(obj, state) -> None:
                      f"trained yet; train on to config.steps (scripts/train.py with the same --workdir)")
 
 
+def check_normal(labels, normal) -> None:
+  """A ValueError when a normal class has no image among `labels`, or no image is anomalous."""
+  labels = np.asarray(labels).reshape(-1)
+  missing = [c for c in normal if not np.any(labels == int(c))]
+  if missing:
+    raise ValueError(f"normal class {missing[0]} has no images in the data scored (labels "
+                     f"{int(labels.min())}..{int(labels.max())})")
+  if np.all(np.isin(labels, np.asarray(normal, np.int64))):
+    raise ValueError("every image scored is normal: AUROC needs anomalous images too (classes not in --normal)")
+
+
 def evaluate(obj, state, images, labels, normal, histogram_path: str = "", title: str = "",
              batch: int = 500) -> dict:
   """Scores `images`, the ones whose label is in `normal` normal and the others anomalous: AUROC of the objective's
@@ -127,12 +138,7 @@ def evaluate(obj, state, images, labels, normal, histogram_path: str = "", title
   labels = np.asarray(labels).reshape(-1)
   normal = tuple(int(c) for c in normal)
   anomalous = ~np.isin(labels, np.asarray(normal))
-  missing = [c for c in normal if not np.any(labels == c)]
-  if missing:
-    raise ValueError(f"normal class {missing[0]} has no images in the data scored (labels "
-                     f"{int(labels.min())}..{int(labels.max())})")
-  if anomalous.all() or not anomalous.any():
-    raise ValueError("every image scored is normal: AUROC needs anomalous images too (classes not in --normal)")
+  check_normal(labels, normal)
   scores = score_images(obj, state, images, batch)
   main = obj.primary_score
   s = scores[main]

@@ -35,24 +35,31 @@ def main(argv):
   hist = _HIST.value or os.path.join(_WORKDIR.value, "anomaly_hist.png")
   if not hist.endswith(".png"):
     cli.fail(f"--hist must end in .png, got {hist}")
+  import dataclasses
   import json
   import ml_collections
+  import numpy as np
   from jaxgan import anomaly, data as data_lib
   from jaxgan.sampling import load_run
   normal = anomaly.parse_classes(_NORMAL.value) if _NORMAL.value is not None else None
+  data = data_lib.load(ml_collections.ConfigDict(dict(name=_DATA.value, split=_SPLIT.value)))
+  if data.labels is None:
+    cli.fail(f"dataset {data.name} has no labels: scoring needs to know which images are normal")
+  n = data.num if not _NUM.value else min(_NUM.value, data.num)
+  images, labels = data.images[:n], data.labels[:n]
+  if normal is not None:  # checked before the run is loaded: a wrong class fails fast
+    anomaly.check_normal(labels, normal)
   run = load_run(_WORKDIR.value, _STEP.value)
   anomaly.check_trained(run.gan, run.state)
   if normal is None:
     normal = tuple(run.config.data.get("classes", ()) or ())
     if not normal:
       cli.fail("the run trained on every class (config.data.classes is empty); say which are normal with --normal")
-  data = data_lib.load(ml_collections.ConfigDict(dict(name=_DATA.value, split=_SPLIT.value,
-                                                      pad=int(run.config.data.get("pad", 0) or 0))))
-  data_lib.check_shape(data, run.gan.image_shape)
-  if data.labels is None:
-    cli.fail(f"dataset {data.name} has no labels: scoring needs to know which images are normal")
-  n = data.num if not _NUM.value else min(_NUM.value, data.num)
-  result = anomaly.evaluate(run.gan, run.state, data.images[:n], data.labels[:n], normal, histogram_path=hist)
+  pad = int(run.config.data.get("pad", 0) or 0)
+  if pad:  # as the run's training images were padded (data.pad)
+    images = np.pad(images, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+  data_lib.check_shape(dataclasses.replace(data, shape=tuple(images.shape[1:])), run.gan.image_shape)
+  result = anomaly.evaluate(run.gan, run.state, images, labels, normal, histogram_path=hist)
   result = {"workdir": _WORKDIR.value, "objective": run.config.get("objective", "gan"), "data": _DATA.value,
             "split": _SPLIT.value, **result}
   if _JSON.value:
