@@ -7,6 +7,7 @@ stacked as RGB, 1,000 classes; `data.num` images, default 100k), `tfds:<name>` (
 `tfds.data_source`; its `label` feature when present), or a path to a `.npz`/`.npy` file or a folder of images.
 Class labels (for conditional GANs) come from the dataset: MNIST digits, TFDS `label`, an `.npz` `labels` array.
 `data.pad` pads every image with zeros on each side (MNIST 28×28 → 32×32 for networks that want a power of two).
+`data.classes = (c, ...)` keeps only the images of those classes (one-class training for anomaly detection).
 """
 import dataclasses
 import os
