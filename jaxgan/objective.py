@@ -179,6 +179,8 @@ MODULES = {
     "progan": "jaxgan.progan",
     "pix2pix": "jaxgan.pix2pix",
     "ssl": "jaxgan.ssl",
+    "fanogan": "jaxgan.fanogan",
+    "ganomaly": "jaxgan.ganomaly",
 }
 
 

@@ -9,6 +9,7 @@ Class labels (for conditional GANs) come from the dataset: MNIST digits, TFDS `l
 `data.pad` pads every image with zeros on each side (MNIST 28×28 → 32×32 for networks that want a power of two).
 Image-to-image pairs: `sr:<base>`, `inpaint:<base>`, `paired:<path>` (jaxgan/data/paired.py) carry the aligned
 streams `input`, `target` (their `real` images), `mask` (inpainting) and the base's `labels`; see `ImageData`.
+`data.classes = (c, ...)` keeps only the images of those classes (one-class training for anomaly detection).
 """
 import dataclasses
 import os
@@ -143,7 +144,7 @@ def _from_array(name, images, labels=None, arrays=None, aliases=None) -> ImageDa
 def load(data_cfg, resident_max_bytes: int = RESIDENT_MAX_BYTES) -> ImageData:
   """The dataset `data_cfg.name`; with `data_cfg.clusters` = K > 0 its labels are replaced by k-means cluster ids
   (jaxgan/data/clusters.py: K clusters of the data itself, in its first `cluster_pca` principal components)."""
-  data = _pad(_load(data_cfg, resident_max_bytes), data_cfg.get("pad", 0))
+  data = _pad(_classes(_load(data_cfg, resident_max_bytes), data_cfg.get("classes", ())), data_cfg.get("pad", 0))
   k = int(data_cfg.get("clusters", 0) or 0)
   if k < 0:
     raise DataError(f"config.data.clusters must be >= 0 (0 = off), got {k}")
@@ -158,6 +159,23 @@ def load(data_cfg, resident_max_bytes: int = RESIDENT_MAX_BYTES) -> ImageData:
   except ValueError as e:
     raise DataError(f"config.data.clusters: {e}") from None
   return dataclasses.replace(data, labels=labels)
+
+
+def _classes(data: ImageData, classes) -> ImageData:
+  """Only the images whose label is in `classes` (e.g. (3,): one-class training for anomaly detection); () = all."""
+  classes = tuple(classes or ())
+  if not classes:
+    return data
+  if any(isinstance(c, bool) or not isinstance(c, (int, np.integer)) for c in classes):
+    raise DataError(f"config.data.classes must hold class numbers, got {classes!r}")
+  if data.labels is None:
+    raise DataError(f"config.data.classes needs a labelled dataset held in memory; {data.name} has none")
+  keep = np.isin(data.labels, np.asarray(classes))
+  for c in classes:
+    if not np.any(data.labels == c):
+      raise DataError(f"config.data.classes: class {c} has no images in {data.name} "
+                      f"(its labels are {int(data.labels.min())}..{int(data.labels.max())})")
+  return _from_array(data.name, data.images[keep], data.labels[keep])
 
 
 def _pad(data: ImageData, pad) -> ImageData:
