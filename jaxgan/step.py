@@ -16,7 +16,7 @@ import optax
 from jax import lax
 
 from jaxgan import parallel
-from jaxgan.objective import Metrics, Objective, Phase, PhaseInput
+from jaxgan.objective import AUX, Metrics, Objective, Phase, PhaseInput
 from jaxgan.state import TrainState, step_key
 
 DATA_SALT = 2
@@ -42,8 +42,10 @@ def all_finite(tree) -> jax.Array:
   return jnp.isfinite(sum(jnp.sum(x, dtype=jnp.float32) for x in leaves))
 
 
-def sanitize(tree):
-  """Non-finite entries → 0."""
+def sanitize(tree, inf: float = 0.0):
+  """Non-finite entries → 0, or with `inf` > 0 NaN → 0 and ±inf → ±inf (NVIDIA's nan_to_num, with 1e5)."""
+  if inf:
+    return jax.tree.map(lambda g: jnp.nan_to_num(g, nan=0.0, posinf=inf, neginf=-inf), tree)
   return jax.tree.map(lambda g: jnp.where(jnp.isfinite(g), g, jnp.zeros_like(g)), tree)
 
 
@@ -85,10 +87,17 @@ def _phase_loss(phase: Phase, inp: PhaseInput):
 
 
 def run_phase(obj: Objective, phase: Phase, state: TrainState, batch, key, count) -> Tuple[TrainState, Metrics]:
-  """One update of `phase.player` (every `phase.interval`-th count only); metrics include `nonfinite`."""
+  """One update of `phase.player` (every `phase.interval`-th count only); metrics include `nonfinite`. A lazy phase
+  runs under `lax.cond`, or with `obj.lazy_cond` False (conv models on XLA:CPU, see `Objective.lazy_cond`) it is
+  computed every count and its new state and metrics are selected on its counts only: the same results."""
   if phase.interval == 1:
     return _update(obj, phase, state, batch, key, count)
   run = lambda s: _update(obj, phase, s, batch, key, count)
+  if not obj.lazy_cond:
+    on = count % phase.interval == 0
+    new, metrics = run(state)
+    state = jax.tree.map(lambda a, b: jnp.where(on, a, b), new, state)
+    return state, jax.tree.map(lambda v: jnp.where(on, v, jnp.zeros_like(v)), metrics)
   skip = lambda s: (s, _zeros_like(jax.eval_shape(run, s)[1]))
   return lax.cond(count % phase.interval == 0, run, skip, state)
 
@@ -102,17 +111,18 @@ def _update(obj: Objective, phase: Phase, state: TrainState, batch, key, count):
   grads, total = parallel.pmean(axis, (grads, total))
   finite = jnp.logical_and(all_finite(grads), jnp.isfinite(total))  # flagged even when sanitized below
   if obj.sanitize_grads:
-    grads = sanitize(grads)
+    grads = sanitize(grads, obj.sanitize_inf)
   updates, opt_state = player.tx.update(grads, me.opt_state, me.params)
   params = optax.apply_updates(me.params, updates)
   if obj.skip_nonfinite:  # keep the last good parameters and optimizer moments
     pick = lambda new, old: jnp.where(finite, new, old)
     params, opt_state = jax.tree.map(pick, params, me.params), jax.tree.map(pick, opt_state, me.opt_state)
-  players = dict(state.players)
+  players, new_vars = dict(state.players), dict(new_vars)
+  aux = new_vars.pop(AUX, state.aux)
   for other, collections in new_vars.items():
     players[other] = players[other].replace(vars=collections)
   players[name] = players[name].replace(params=params, opt_state=opt_state)
-  state = state.replace(players=players)
+  state = state.replace(players=players, aux=aux)
   for fn in phase.after:
     state = fn(inp, state)
   metrics = parallel.pmean(axis, metrics)
