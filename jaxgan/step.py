@@ -8,7 +8,8 @@ the *global* batch and slice them per device, so a global batch gives the same r
 randomness comes from `fold_in(state.rng, state.step)`: phase i uses `fold_in(key, phase_salt(i))`, the real
 batch of a device-resident dataset `fold_in(key, DATA_SALT)`.
 """
-from typing import Tuple
+import math
+from typing import Optional, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -86,13 +87,30 @@ def _phase_loss(phase: Phase, inp: PhaseInput):
   return loss_fn
 
 
-def run_phase(obj: Objective, phase: Phase, state: TrainState, batch, key, count) -> Tuple[TrainState, Metrics]:
-  """One update of `phase.player` (every `phase.interval`-th count only); metrics include `nonfinite`. A lazy phase
-  runs under `lax.cond`, or with `obj.lazy_cond` False (conv models on XLA:CPU, see `Objective.lazy_cond`) it is
-  computed every count and its new state and metrics are selected on its counts only: the same results."""
-  if phase.interval == 1:
+def known_run(interval: int, residue: Optional[Tuple[int, int]]) -> Optional[bool]:
+  """Whether a phase of `interval` runs at a step known to be ≡ j (mod m) (`residue` = (j, m)): True or False when
+  that decides it, None when it does not (or no residue is known)."""
+  if interval == 1:
+    return True
+  if residue is None:
+    return None
+  j, m = residue
+  if j % math.gcd(interval, m):
+    return False
+  return True if m % interval == 0 else None
+
+
+def run_phase(obj: Objective, phase: Phase, state: TrainState, batch, key, count,
+              known: Optional[bool] = None) -> Tuple[TrainState, Metrics]:
+  """One update of `phase.player` (every `phase.interval`-th count only); metrics include `nonfinite`. `known`:
+  whether it runs at this count, when the program knows (`known_run`). Else a lazy phase runs under `lax.cond`, or
+  with `obj.lazy_cond` False (conv models on XLA:CPU, see `Objective.lazy_cond`) it is computed every count and
+  its new state and metrics are selected on its counts only. All three give the same results."""
+  if phase.interval == 1 or known is True:
     return _update(obj, phase, state, batch, key, count)
   run = lambda s: _update(obj, phase, s, batch, key, count)
+  if known is False:
+    return state, _zeros_like(jax.eval_shape(run, state)[1])
   if not obj.lazy_cond:
     on = count % phase.interval == 0
     new, metrics = run(state)
@@ -136,10 +154,13 @@ def _batch_at(obj: Objective, batch, r: int):
   return batch if obj.batch_repeats == 1 else jax.tree.map(lambda a: a[r], batch)
 
 
-def train_step(obj: Objective, state: TrainState, batch) -> Tuple[TrainState, Metrics]:
+def train_step(obj: Objective, state: TrainState, batch,
+               residue: Optional[Tuple[int, int]] = None) -> Tuple[TrainState, Metrics]:
   """Every phase of `obj` in order, then step + 1. `batch`: {stream: local array [B, ...]}, or [R, B, ...] per
   stream when the objective consumes R = `obj.batch_repeats` > 1 real batches a step (repetition r of a repeated
-  phase gets batch r, other phases the last). Metrics: the last repetition's of each phase, `nonfinite` the max."""
+  phase gets batch r, other phases the last). Metrics: the last repetition's of each phase, `nonfinite` the max.
+  `residue` = (j, m): the program knows state.step ≡ j (mod m) (the loop's unrolled calls, `loop.make_train_fn`),
+  so a lazy phase that this decides runs or is skipped without a cond or a mask."""
   key = step_key(state)
   metrics, nonfinite = {}, jnp.zeros((), jnp.float32)
   for i, phase in enumerate(obj.phases):
@@ -148,7 +169,8 @@ def train_step(obj: Objective, state: TrainState, batch) -> Tuple[TrainState, Me
     keys = jax.random.split(k, runs) if phase.repeat else [k]
     for r in range(runs):  # small and static; unrolled
       b = _batch_at(obj, batch, r if phase.repeat else -1)
-      state, m = run_phase(obj, phase, state, b, keys[r], state.step * runs + r)
+      known = None if phase.repeat else known_run(phase.interval, residue)
+      state, m = run_phase(obj, phase, state, b, keys[r], state.step * runs + r, known)
       nonfinite = jnp.maximum(nonfinite, m.pop("nonfinite"))
       if r == runs - 1:
         metrics.update(m)
