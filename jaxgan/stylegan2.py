@@ -42,6 +42,7 @@ import ml_collections
 import optax
 from jax import lax
 
+from jaxgan import ada as ada_lib
 from jaxgan import parallel
 from jaxgan.augment import draw_global
 from jaxgan.gan import GAN, build_gan, make_optimizer
@@ -155,11 +156,25 @@ def _run_g(gan: StyleGAN2, g_params, g_vars, key, labels, local: int):
   return _synthesis(gan, g_params, g_vars, ws, k_noise), g_vars
 
 
+def _controller(gan: StyleGAN2) -> ada_lib.Controller:
+  sg = gan.sg
+  return ada_lib.Controller(mode={"none": "off", "fixed": "ada_fixed"}.get(sg.augment, sg.augment), p_init=sg.ada_p,
+                            target=sg.ada_target, interval=sg.ada_interval, kimg=sg.ada_kimg)
+
+
+def _ada_state(aux) -> ada_lib.AdaState:
+  return ada_lib.AdaState(aux["ada_p"], aux["ada_signs"], aux["ada_count"])
+
+
+def _with_ada(aux, a: ada_lib.AdaState):
+  return {**aux, "ada_p": a.p, "ada_signs": a.signs_sum, "ada_count": a.signs_count}
+
+
 def _augment(gan: StyleGAN2, x, key, p):
+  """D's view: ADA's bgc pipeline at probability p (jaxgan/ada.py; draws for the global batch), or x."""
   if gan.sg.augment == "none":
     return x
-  from jaxgan import ada
-  return ada.augment(key, x, p, gan.axis_name)
+  return ada_lib.augment(x, key, p, "bgc", gan.axis_name)
 
 
 def _d(gan: StyleGAN2, d_params, d_vars, x, labels):
@@ -167,26 +182,19 @@ def _d(gan: StyleGAN2, d_params, d_vars, x, labels):
 
 
 def _ada_adjusted(gan: StyleGAN2, aux, step, global_batch: int):
-  """aux with ADA's p adjusted when `step` closes an interval (every `ada.interval` steps, from the signs of D's
-  real logits gathered since the last adjustment; NVIDIA adjusts after the step, so before this one) and the
-  gathered signs reset."""
+  """aux with ADA's p adjusted as NVIDIA does after step − 1 (every `ada.interval` steps, from the signs of D's real
+  logits gathered since the last adjustment, `ada.Controller.update`), done first thing in step `step` so that
+  no lazy phase can come after it."""
   if gan.sg.augment != "ada":
     return aux
-  due = jnp.logical_and(step > 0, step % gan.sg.ada_interval == 0)
-  rate = jnp.where(aux["ada_count"] > 0, aux["ada_signs"] / jnp.maximum(aux["ada_count"], 1.0), 0.0)
-  adjust = jnp.sign(rate - gan.sg.ada_target) * (global_batch * gan.sg.ada_interval / (gan.sg.ada_kimg * 1000.0))
-  p = jnp.where(due, jnp.maximum(aux["ada_p"] + adjust, 0.0), aux["ada_p"])
-  zero = jnp.zeros((), jnp.float32)
-  return {**aux, "ada_p": p.astype(jnp.float32), "ada_signs": jnp.where(due, zero, aux["ada_signs"]),
-          "ada_count": jnp.where(due, zero, aux["ada_count"])}
+  return _with_ada(aux, _controller(gan).update(_ada_state(aux), step - 1, global_batch))
 
 
 def _gather_signs(gan: StyleGAN2, aux, real_logits):
+  """Σ sign(D(A(x))) and the count, summed over devices (`ada.Controller.accumulate`)."""
   if gan.sg.augment != "ada":
     return aux
-  signs = _psum(gan.axis_name, jnp.sum(jnp.sign(real_logits.astype(jnp.float32))))
-  count = _psum(gan.axis_name, jnp.float32(real_logits.shape[0]))
-  return {**aux, "ada_signs": aux["ada_signs"] + signs, "ada_count": aux["ada_count"] + count}
+  return _with_ada(aux, _controller(gan).accumulate(_ada_state(aux), real_logits, gan.axis_name))
 
 
 def _n_global(gan, local: int) -> int:
@@ -343,7 +351,9 @@ def settings(config) -> Settings:
   for key in ("pl_interval", "r1_interval", "pl_batch_shrink", "ada_interval"):
     if getattr(out, key) < 1:
       raise ValueError(f"stylegan2: {key.replace('ada_', 'ada.')} must be >= 1, got {getattr(out, key)}")
-  for key in ("pl_weight", "r1_gamma", "pl_decay", "ema_rampup", "ada_p", "ada_kimg"):
+  if out.ada_kimg <= 0:
+    raise ValueError(f"stylegan2: ada.kimg must be > 0, got {out.ada_kimg}")
+  for key in ("pl_weight", "r1_gamma", "pl_decay", "ema_rampup", "ada_p"):
     if getattr(out, key) < 0:
       raise ValueError(f"stylegan2: {key.replace('ada_', 'ada.')} must be >= 0, got {getattr(out, key)}")
   if out.ema_images <= 0:

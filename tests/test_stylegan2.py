@@ -59,28 +59,67 @@ def _batch(n=8, labels=False):
   return b
 
 
-def test_phases_intervals_and_state_metrics():
-  obj = objective_lib.build(tiny())
+@pytest.fixture(scope="module")
+def five_steps():
+  """Five steps of one compiled train step (ADA on, target −2: the rate of positive signs is always above it);
+  the metrics and the gathered ADA counts after each step."""
+  c = tiny()
+  c.ada.target = -2.0
+  obj = objective_lib.build(c)
+  state = obj.init_state(0)
+  step = jax.jit(lambda s: step_lib.train_step(obj, s, _batch()))
+  seen, counts = [], []
+  for _ in range(5):
+    state, m = step(state)
+    seen.append({k: float(v) for k, v in m.items()})
+    counts.append(float(state.aux["ada_count"]))
+  return obj, state, seen, counts
+
+
+def test_phases_intervals_and_state_metrics(five_steps):
+  obj, state, seen, _ = five_steps
   assert [p.name for p in obj.phases] == ["Gmain", "Greg", "Dmain", "Dreg"]
   assert [p.interval for p in obj.phases] == [1, 2, 1, 3]
   # NVIDIA's gains: the lazy phases' losses × their interval; R1's γ/2
   assert obj.phases[1].terms[0].weight == 2.0 * 2 and obj.phases[3].terms[0].weight == 1.0 / 2 * 3
-  state = obj.init_state(0)
-  step = jax.jit(lambda s: step_lib.train_step(obj, s, _batch()))
-  seen = []
-  for _ in range(4):
-    state, m = step(state)
-    seen.append({k: float(v) for k, v in m.items()})
-  assert [s["pl_penalty"] > 0 for s in seen] == [True, False, True, False]
-  assert [s["r1_penalty"] > 0 for s in seen] == [True, False, False, True]
+  assert [s["pl_penalty"] > 0 for s in seen] == [True, False, True, False, True]
+  assert [s["r1_penalty"] > 0 for s in seen] == [True, False, False, True, False]
   for s in seen:
     assert {"g_loss", "d_loss", "ada_p", "pl_mean", "w_avg_norm"} <= set(s)
-  assert seen[0]["w_avg_norm"] > 0 and seen[0]["pl_mean"] > 0
-  assert int(state.step) == 4 and "g" in state.ema
+  assert seen[0]["w_avg_norm"] > 0 and seen[0]["pl_mean"] > 0 and float(state.aux["pl_mean"]) > 0
+  assert int(state.step) == 5 and "g" in state.ema
+
+
+def test_ada_p_moves_by_nvidia_step_every_interval_and_counts_every_real_logit(five_steps):
+  """p grows by B·interval/(kimg·1000) = 8·2/10 = 1.6 at the start of steps 2 and 4 (NVIDIA: after steps 1 and 3).
+  The gathered signs count Dmain's 8 reals every step and Dreg's on its steps (0 and 3)."""
+  _, _, seen, counts = five_steps
+  np.testing.assert_allclose([s["ada_p"] for s in seen], [0.3, 0.3, 1.9, 1.9, 3.5], rtol=1e-6)
+  assert counts == [16.0, 24.0, 8.0, 24.0, 8.0]
+
+
+def test_ada_modes_by_hand():
+  """The controller as the objective calls it: target 2 (always above the rate) floors p at 0; `fixed` holds p;
+  `none` starts at 0 and gathers nothing."""
+  c = tiny()
+  c.ada.target = 2.0
+  obj = objective_lib.build(c)
+  aux = {**obj.init_aux(), "ada_signs": jnp.float32(3.0), "ada_count": jnp.float32(8.0)}
+  aux = sg_lib._ada_adjusted(obj, aux, jnp.int32(2), 8)
+  assert float(aux["ada_p"]) == 0.0 and float(aux["ada_count"]) == 0.0
+  aux = sg_lib._gather_signs(obj, aux, jnp.array([1.0, -2.0, 3.0]))
+  assert (float(aux["ada_signs"]), float(aux["ada_count"])) == (1.0, 3.0)
+  not_due = sg_lib._ada_adjusted(obj, {**aux, "ada_p": jnp.float32(0.5)}, jnp.int32(3), 8)
+  assert float(not_due["ada_p"]) == 0.5 and float(not_due["ada_count"]) == 3.0
+  fixed = objective_lib.build(tiny(augment="fixed"))
+  aux = {**fixed.init_aux(), "ada_signs": jnp.float32(8.0), "ada_count": jnp.float32(8.0)}
+  assert float(sg_lib._ada_adjusted(fixed, aux, jnp.int32(2), 8)["ada_p"]) == np.float32(0.3)
+  assert float(sg_lib._gather_signs(fixed, aux, jnp.ones(3))["ada_count"]) == 8.0
+  assert float(objective_lib.build(tiny(augment="none")).init_state(0).aux["ada_p"]) == 0.0
 
 
 def test_path_length_mean_update_and_penalty_by_hand():
-  """The lengths recomputed from the Jacobian of one sample's image with respect to its own ws."""
+  """The lengths recomputed from the Jacobian of each sample's image with respect to its own ws."""
   c = tiny(augment="none", style_mixing=0.0)
   obj = objective_lib.build(c)
   state = obj.init_state(0)
@@ -88,77 +127,53 @@ def test_path_length_mean_update_and_penalty_by_hand():
   greg = obj.phases[1]
   key = jax.random.key(5)
   inp = objective_lib.PhaseInput(obj, state, _batch(), key, jnp.int32(0))
-  g_params = state.params("g")
-  out, new_vars = greg.forward(inp, g_params)
+  out, new_vars = jax.jit(lambda p: greg.forward(inp, p))(state.params("g"))
   lengths = np.asarray(out["pl_lengths"])
   assert lengths.shape == (4,)  # batch 8 / shrink 2
-  # by hand: the same styles, noise and y as the phase draws
-  k_g, k_y = jax.random.split(key)
-  ws, _, k_noise = sg_lib._styles(obj, g_params, state.vars("g"), k_g, None, 4)
-  synth = lambda w: sg_lib._synthesis(obj, g_params, state.vars("g"), w, k_noise)
-  img = synth(ws)
-  y = jax.random.normal(k_y, img.shape) / math.sqrt(8 * 8)
-  for i in range(4):
-    jac = jax.jacrev(lambda w_i: synth(ws.at[i].set(w_i))[i])(ws[i])    # [H, W, C, num_ws, w_dim]
-    g = jnp.tensordot(y[i], jac, axes=3)                                  # [num_ws, w_dim]
-    np.testing.assert_allclose(lengths[i], np.sqrt(np.mean(np.sum(np.square(g), axis=1))), rtol=1e-4)
+
+  @jax.jit
+  def by_hand(g_params):  # the same styles, noise and y as the phase draws
+    k_g, k_y = jax.random.split(key)
+    ws, _, k_noise = sg_lib._styles(obj, g_params, state.vars("g"), k_g, None, 4)
+    synth = lambda w: sg_lib._synthesis(obj, g_params, state.vars("g"), w, k_noise)
+    y = jax.random.normal(k_y, (4, 8, 8, 3)) / math.sqrt(8 * 8)
+    out = []
+    for i in range(4):
+      jac = jax.jacrev(lambda w_i: synth(ws.at[i].set(w_i))[i])(ws[i])    # [H, W, C, num_ws, w_dim]
+      g = jnp.tensordot(y[i], jac, axes=3)                                  # [num_ws, w_dim]
+      out.append(jnp.sqrt(jnp.mean(jnp.sum(jnp.square(g), axis=1))))
+    return jnp.stack(out)
+
+  np.testing.assert_allclose(lengths, by_hand(state.params("g")), rtol=1e-4)
   want_mean = 0.25 + 0.01 * (lengths.mean() - 0.25)
   np.testing.assert_allclose(float(new_vars[objective_lib.AUX]["pl_mean"]), want_mean, rtol=1e-6)
   np.testing.assert_allclose(float(out["pl_target"]), want_mean, rtol=1e-6)
-  value, metrics = sg_lib.path_length(inp, out)
+  value, _ = sg_lib.path_length(inp, out)
   np.testing.assert_allclose(float(value), np.mean((lengths - want_mean) ** 2), rtol=1e-5)
-  # and the step stores it: after a Greg step the state's mean is the phase's
-  new, _ = jax.jit(lambda s: step_lib.run_phase(obj, greg, s, _batch(), key, jnp.int32(0)))(state)
-  np.testing.assert_allclose(float(new.aux["pl_mean"]), want_mean, rtol=1e-6)
 
 
-def test_ada_p_moves_by_nvidia_step_every_interval_and_counts_every_real_logit():
-  """target −2: the rate of positive signs is always above, p grows by B·interval/(kimg·1000) = 1.6 per interval;
-  target 2: p falls and stops at 0. The gathered signs count Dmain's reals every step and Dreg's on its steps."""
-  for target, want in ((-2.0, [0.3, 0.3, 1.9, 1.9, 3.5]), (2.0, [0.3, 0.3, 0.0, 0.0, 0.0])):
-    c = tiny()
-    c.ada.target = target
-    obj = objective_lib.build(c)
-    state = obj.init_state(0)
-    step = jax.jit(lambda s: step_lib.train_step(obj, s, _batch()))
-    ps, counts = [], []
-    for _ in range(5):
-      state, m = step(state)
-      ps.append(float(m["ada_p"]))
-      counts.append(float(state.aux["ada_count"]))
-    np.testing.assert_allclose(ps, want, rtol=1e-6)
-    # steps 0..4: Dreg at 0 and 3; resets at the start of steps 2 and 4
-    assert counts == [16.0, 24.0, 8.0, 24.0, 8.0]
-  fixed = objective_lib.build(tiny(augment="fixed"))
-  state = fixed.init_state(0)
-  for _ in range(3):
-    state, m = jax.jit(lambda s: step_lib.train_step(fixed, s, _batch()))(state)
-  assert float(m["ada_p"]) == np.float32(0.3) and float(state.aux["ada_count"]) == 0.0
-  assert float(objective_lib.build(tiny(augment="none")).init_state(0).aux["ada_p"]) == 0.0
-
-
-def test_lazy_phases_masked_or_decided_by_the_step_residue_equal_lazy_phases_under_cond():
-  """Three forms of the lazy phases (Greg every 2nd step, Dreg every 3rd): under lax.cond, computed and masked
-  (XLA:CPU's default for conv models), and with the step's residue mod 2 known to the program (the loop's unrolled
-  calls: Greg decided statically, Dreg still masked): the same states and metrics."""
-  results = []
-  for mode, residue in (("cond", False), ("mask", False), ("mask", True)):
-    c = tiny()
+def test_lazy_phase_masked_or_known_equals_lazy_phase_under_cond():
+  """Greg (every 2nd step) under lax.cond, computed and masked (XLA:CPU's default for conv models), and decided by
+  a residue the program knows (the loop's unrolled calls): the same state and metrics when it runs (count 0) and
+  when it does not (count 1)."""
+  results = {}
+  for mode in ("cond", "mask"):
+    c = tiny(augment="none")  # ADA's pipeline is not the subject (and doubles the compile)
     c.lazy = mode
     obj = objective_lib.build(c)
     assert obj.lazy_cond is (mode == "cond")
-    state, seen = obj.init_state(0), []
-    steps = [jax.jit(lambda s, j=j: step_lib.train_step(obj, s, _batch(), (j, 2) if residue else None))
-             for j in range(2)]
-    for i in range(4):
-      state, m = steps[i % 2](state)
-      seen.append(jax.device_get(m))
-    results.append((jax.device_get(state), seen))
-  for other in results[1:]:
-    chex.assert_trees_all_close(results[0][0], other[0], rtol=1e-6, atol=1e-7)
-    for a, b in zip(results[0][1], other[1]):
-      chex.assert_trees_all_close(a, b, rtol=1e-6, atol=1e-7)
-  assert [m["pl_penalty"] > 0 for m in results[2][1]] == [True, False, True, False]
+    state = obj.init_state(0)
+    run = jax.jit(lambda s, n, obj=obj: step_lib.run_phase(obj, obj.phases[1], s, _batch(), jax.random.key(3), n))
+    results[mode] = [jax.device_get(run(state, jnp.int32(n))) for n in (0, 1)]
+  known = jax.jit(lambda s: step_lib.run_phase(obj, obj.phases[1], s, _batch(), jax.random.key(3), jnp.int32(0),
+                                               known=True))
+  results["known"] = [jax.device_get(known(state)), jax.device_get(
+      step_lib.run_phase(obj, obj.phases[1], state, _batch(), jax.random.key(3), jnp.int32(1), known=False))]
+  for mode in ("mask", "known"):
+    for n in (0, 1):
+      chex.assert_trees_all_close(results["cond"][n], results[mode][n], rtol=1e-6, atol=1e-7)
+  assert float(results["cond"][0][1]["pl_penalty"]) > 0 and float(results["cond"][1][1]["pl_penalty"]) == 0
+  chex.assert_trees_all_equal(results["cond"][1][0], jax.device_get(state))
 
 
 def test_known_run_decides_what_a_residue_decides():
@@ -169,35 +184,37 @@ def test_known_run_decides_what_a_residue_decides():
   assert [step_lib.known_run(2, (j, 6)) for j in range(3)] == [True, False, True]
 
 
-def test_four_devices_equal_one_with_ada_path_length_r1_and_mixing(data8, tmp_path):
-  """Batch 8, minibatch-stddev groups of 2: every device's share divides into whole groups. SGD with momentum in
-  place of Adam with β₁ = 0, which turns rounding in near-zero gradient entries into ±lr steps."""
-  states = []
-  for n in (1, 4):
-    c = tiny(data8, steps=4)
-    c.model.num_classes = 3  # class-conditional: the labels travel with the images and the PL batch's share
-    c.ada.kimg = 100.0
-    c.optim.g = c.optim.d = dict(name="sgd", lr=1e-2, momentum=0.9)
-    t = Trainer(c, str(tmp_path / f"dev{n}"), devices=jax.devices()[:n], quiet=True)
-    t.train()
-    states.append(jax.device_get(t.state))
-  assert float(states[0].aux["ada_p"]) != 0.3  # p moved
-  chex.assert_trees_all_close(states[0], states[1], rtol=1e-5, atol=1e-5)
+def _trainer_config(data8, steps):
+  """Class-conditional (the labels travel with the images, and into the path-length batch's share), batch 8,
+  minibatch-stddev groups of 2 (every device's share is whole groups). SGD with momentum in place of Adam with
+  β₁ = 0, which turns rounding in near-zero gradient entries into ±lr steps."""
+  c = tiny(data8, steps=steps)
+  c.model.num_classes = 3
+  c.ada.kimg = 100.0
+  c.optim.g = c.optim.d = dict(name="sgd", lr=1e-2, momentum=0.9)
+  c.sample_every = 100
+  return c
 
 
-def test_resume_across_r1_and_path_length_steps_is_bit_exact(data8, tmp_path):
-  straight = Trainer(tiny(data8, steps=8), str(tmp_path / "straight"), quiet=True)
+def test_four_devices_equal_one_and_resume_is_bit_exact(data8, tmp_path):
+  """6 steps with ADA, path length (steps 0, 2, 4), R1 (0, 3) and mixing on, on 1 and on 4 devices; and on one
+  device resumed at step 2 (after which come path-length, R1 and ADA steps): bit for bit the straight run."""
+  straight = Trainer(_trainer_config(data8, 6), str(tmp_path / "straight"), devices=jax.devices()[:1], quiet=True)
   straight.train()
   final = jax.device_get(straight.state)
+  four = Trainer(_trainer_config(data8, 6), str(tmp_path / "four"), devices=jax.devices()[:4], quiet=True)
+  four.train()
+  assert float(final.aux["ada_p"]) != np.float32(0.3)  # p moved
+  chex.assert_trees_all_close(final, jax.device_get(four.state), rtol=1e-5, atol=1e-5)
   work = str(tmp_path / "resumed")
-  Trainer(tiny(data8, steps=2), work, quiet=True).train()   # steps 2..7 hold PL (2, 4, 6), R1 (3, 6), ADA updates
-  resumed = Trainer(tiny(data8, steps=8), work, quiet=True)
+  Trainer(_trainer_config(data8, 2), work, devices=jax.devices()[:1], quiet=True).train()
+  resumed = Trainer(_trainer_config(data8, 6), work, devices=jax.devices()[:1], quiet=True)
   assert resumed.start_step == 2
   resumed.train()
   chex.assert_trees_all_equal(jax.device_get(resumed.state), final)
   rows = [json.loads(line) for line in open(os.path.join(tmp_path / "straight", "metrics.jsonl"))]
   logged = {r["step"]: r for r in rows if "ada_p" in r}
-  assert {"ada_p", "pl_mean", "w_avg_norm", "pl_penalty", "r1_penalty"} <= set(logged[8])
+  assert {"ada_p", "pl_mean", "w_avg_norm", "pl_penalty", "r1_penalty"} <= set(logged[6])
   assert os.listdir(tmp_path / "straight" / "tb")
 
 
@@ -245,3 +262,27 @@ def test_bad_configs_are_one_line_errors(data8, tmp_path, change, message):
     Trainer(c, str(tmp_path / "w"), quiet=True)
   assert "\n" not in str(e.value)
   assert not os.path.exists(tmp_path / "w" / "checkpoints")
+
+
+@pytest.mark.parametrize("resident", [True, False])
+def test_unrolled_calls_that_know_their_start_equal_the_scan(resident):
+  """loop.make_train_fn(start=(r, m)) (each step knows its residue; the lazy phase of the toy objective, every 2nd
+  step, is then decided statically) gives the scan's results, on 4 devices, from an aligned and an unaligned start
+  (steps 0..5 with m = 6; steps 3..8 with m = 6 and r = 3)."""
+  from jaxgan.loop import make_train_fn
+  from jaxgan.parallel import make_mesh, replicate
+  from test_objective import toy
+  mesh = make_mesh(jax.devices()[:4])
+  obj = toy("data", reg_interval=2, term_interval=3)
+  data = {"real": jnp.linspace(-1.0, 1.0, 16)[:, None]}
+  if resident:
+    data = replicate(data, mesh)
+  else:
+    data = {"real": jnp.broadcast_to(data["real"][:8], (6, 8, 1))}
+    data = jax.device_put(data, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(None, "data")))
+  for first in (0, 3):
+    state = replicate(obj.init_state(0).replace(step=jnp.int32(first)), mesh)
+    want = jax.device_get(make_train_fn(obj, mesh, 8, 6, resident=resident)(state, data))
+    got = jax.device_get(make_train_fn(obj, mesh, 8, 6, resident=resident, start=(first % 6, 6))(state, data))
+    chex.assert_trees_all_close(want, got, rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(got[1]["shrink"] > 0, [(first + j) % 2 == 0 for j in range(6)])
