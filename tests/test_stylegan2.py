@@ -154,11 +154,12 @@ def test_path_length_mean_update_and_penalty_by_hand():
 
 def test_lazy_phase_masked_or_known_equals_lazy_phase_under_cond():
   """Greg (every 2nd step) under lax.cond, computed and masked (XLA:CPU's default for conv models), and decided by
-  a residue the program knows (the loop's unrolled calls): the same state and metrics when it runs (count 0) and
-  when it does not (count 1)."""
+  a residue the program knows (the loop's unrolled calls): the same state and metrics (to float rounding: three
+  programs) when it runs (count 0), and exactly the state it was given when it does not (count 1)."""
   results = {}
   for mode in ("cond", "mask"):
     c = tiny(augment="none")  # ADA's pipeline is not the subject (and doubles the compile)
+    c.optim.g = dict(name="sgd", lr=1e-2, momentum=0.9)  # Adam with β₁ = 0 turns rounding into ±lr steps
     c.lazy = mode
     obj = objective_lib.build(c)
     assert obj.lazy_cond is (mode == "cond")
@@ -169,9 +170,9 @@ def test_lazy_phase_masked_or_known_equals_lazy_phase_under_cond():
                                                known=True))
   results["known"] = [jax.device_get(known(state)), jax.device_get(
       step_lib.run_phase(obj, obj.phases[1], state, _batch(), jax.random.key(3), jnp.int32(1), known=False))]
-  for mode in ("mask", "known"):
+  for mode in ("mask", "known"):  # different programs: equal up to float rounding
     for n in (0, 1):
-      chex.assert_trees_all_close(results["cond"][n], results[mode][n], rtol=1e-6, atol=1e-7)
+      chex.assert_trees_all_close(results["cond"][n], results[mode][n], rtol=1e-5, atol=1e-6)
   assert float(results["cond"][0][1]["pl_penalty"]) > 0 and float(results["cond"][1][1]["pl_penalty"]) == 0
   chex.assert_trees_all_equal(results["cond"][1][0], jax.device_get(state))
 
@@ -281,8 +282,8 @@ def test_unrolled_calls_that_know_their_start_equal_the_scan(resident):
     data = {"real": jnp.broadcast_to(data["real"][:8], (6, 8, 1))}
     data = jax.device_put(data, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(None, "data")))
   for first in (0, 3):
-    state = replicate(obj.init_state(0).replace(step=jnp.int32(first)), mesh)
-    want = jax.device_get(make_train_fn(obj, mesh, 8, 6, resident=resident)(state, data))
-    got = jax.device_get(make_train_fn(obj, mesh, 8, 6, resident=resident, start=(first % 6, 6))(state, data))
+    state = lambda: replicate(obj.init_state(0).replace(step=jnp.int32(first)), mesh)  # the calls donate it
+    want = jax.device_get(make_train_fn(obj, mesh, 8, 6, resident=resident)(state(), data))
+    got = jax.device_get(make_train_fn(obj, mesh, 8, 6, resident=resident, start=(first % 6, 6))(state(), data))
     chex.assert_trees_all_close(want, got, rtol=1e-6, atol=1e-7)
     np.testing.assert_array_equal(got[1]["shrink"] > 0, [(first + j) % 2 == 0 for j in range(6)])
