@@ -7,10 +7,10 @@ Method: NVIDIA's AugmentPipe is run unmodified; only the name `torch` inside its
 `rand` and `randn` return numbers from a seeded NumPy generator (every other attribute is torch's own) and record
 them in call order with their shapes. The file stores, per case, the input images (NHWC), p, the recorded draws
 (`draw_0`, `draw_1`, … with `kinds` "u"/"n"), NVIDIA's output (NHWC) and, for some cases, NVIDIA's gradient of
-Σ output·w for a fixed random w. Each case's seed is the first (from a fixed list) for which every sample
-of the batch is visibly changed, so no case is trivially the identity. tests/test_ada.py feeds the same draws to jaxgan.ada.matrices/apply — after
-checking that jaxgan's own draw order (`ada.draw_calls`) asks for the same kinds and shapes — so both sides run on
-identical random numbers and need no torch at test time.
+Σ output·w for a fixed random w. Each case's seed is the first (from a fixed list) for which every sample of
+the batch is visibly changed, so no case is trivially the identity. tests/test_ada.py feeds the same draws to
+jaxgan.ada.matrices/apply — after checking that jaxgan's own draw order (`ada.draw_calls`) asks for the same
+kinds and shapes — so both sides run on identical random numbers and need no torch at test time.
 """
 import argparse
 import os

@@ -152,12 +152,12 @@ def test_deterministic_in_the_key_and_per_sample():
 
 def test_four_devices_agree_with_one():
   x = images(b=8)
-  key, p = jax.random.key(11), jnp.float32(0.8)
-  one = AUGMENT(x, key, p, spec="bgc")
+  key, p = jax.random.key(11), 0.8
+  one = AUGMENT(x, key, p, spec="bgc")       # the program the tests above compiled (a Python-float p)
   mesh = make_mesh(jax.devices()[:4])
   fn = jax.jit(jax.shard_map(lambda k, p, x: ada.augment(x, k, p, "bgc", axis_name="data"),
                              mesh=mesh, in_specs=(P(), P(), P("data")), out_specs=P("data")))
-  np.testing.assert_allclose(fn(key, p, x), one, atol=1e-6)
+  np.testing.assert_allclose(fn(key, jnp.float32(p), x), one, atol=1e-6)
 
   ctrl = ada.Controller()
   logits = jnp.asarray([3.0, -1.0, 2.0, 0.5, -2.0, 1.0, 0.0, 4.0])
@@ -217,6 +217,8 @@ def test_controller_modes_and_config():
   assert off.augment(off.init(), x, jax.random.key(0)) is x
   on = ada.Controller.from_config(ml_collections.ConfigDict({"augment": "ada", "augpipe": "bg", "ada_kimg": 100}))
   assert on.mode == "ada" and on.kimg == 100 and not on.spec.color() and on.spec.geometric()
+  assert ada.selected("ada") and ada.selected("ada_fixed")
+  assert not ada.selected("translation,color") and not ada.selected("") and not ada.selected(None)
   with pytest.raises(ValueError, match="unknown ADA mode"):
     ada.Controller(mode="sometimes")
   with pytest.raises(ValueError, match="unknown ADA pipe"):

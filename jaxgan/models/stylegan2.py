@@ -44,7 +44,9 @@ Every layer has the equalized learning rate: weights drawn N(0, 1) (÷ lr multip
 lr_mult/√fan_in. Widths: min(channel_base // res, channel_max). Parameter names follow NVIDIA's modules (b4, b8, …,
 conv0, conv1, torgb, affine, fromrgb, skip, fc0 …); layouts are jaxgan's: dense kernels [in, out], conv kernels
 [kh, kw, in, out] (HWIO), the constant [4, 4, C], D's b4.fc kernel over NHWC-flattened features.
-`from_nvidia(state_dict, module)` converts NVIDIA's state_dict (name → numpy array) to these variables.
+`from_nvidia(state_dict, module)` converts NVIDIA's state_dict (name → numpy array) to these variables;
+`load_nvidia_npz(path, "G_ema")` builds the module and its variables from a snapshot converted by
+scripts/convert_stylegan2.py (an .npz: jaxgan never unpickles).
 """
 import math
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
@@ -117,14 +119,15 @@ def _default_gain(act: str) -> float:
 
 
 def conv2d_resample(x: Array, w: Array, up: int = 1, down: int = 1, padding: int = 0, fir=FIR,
-                    upfirdn_method: str = "auto") -> Array:
+                    upfirdn_method: str = "auto", upconv_method: str = "auto") -> Array:
   """A convolution with 2× up- or down-sampling through the FIR filter, as StyleGAN2 resamples.
 
   x [B, H, W, I], w [k, k, I, O] (HWIO). up = down = 1: correlation with `padding` (size kept for k = 2p + 1).
   down = 2: the FIR filter (padded so that a stride-2 correlation halves the size), then the stride-2
   correlation (a 1×1 kernel: down-sampling first, then the 1×1 conv). up = 2: a stride-2 transposed convolution
   with w used as a true convolution kernel (NVIDIA's up-sampling layers run their weight unflipped), then the FIR
-  filter with gain 4: [B, 2H, 2W, O].
+  filter with gain 4: [B, 2H, 2W, O]. `upconv_method`: "phase" (four small convs, `_transposed_conv_phases`;
+  "auto" on CPU for 3×3) or "lax" (one lhs-dilated conv; "auto" elsewhere).
   """
   k = w.shape[0]
   fw = len(fir) if np.ndim(fir) == 1 else np.shape(fir)[1]
@@ -144,11 +147,38 @@ def conv2d_resample(x: Array, w: Array, up: int = 1, down: int = 1, padding: int
     if k == 1:  # 1×1: convolve, then up-sample
       return U.upfirdn2d(_conv1x1(x, w), fir, up=up, padding=(q0, q1, q0, q1), gain=up * up, method=upfirdn_method)
     # transposed conv, stride `up`, no padding: the zero-inserted input fully convolved with w, then the filter
-    y = lax.conv_general_dilated(x, w[::-1, ::-1], (1, 1), ((k - 1, k - 1),) * 2, lhs_dilation=(up, up),
-                                 dimension_numbers=_DN)
+    if upconv_method == "auto":
+      upconv_method = "phase" if (up, k) == (2, 3) and jax.default_backend() == "cpu" else "lax"
+    if upconv_method == "phase":
+      y = _transposed_conv_phases(x, w)
+    elif upconv_method == "lax":
+      y = lax.conv_general_dilated(x, w[::-1, ::-1], (1, 1), ((k - 1, k - 1),) * 2, lhs_dilation=(up, up),
+                                   dimension_numbers=_DN)
+    else:
+      raise ValueError(f"stylegan2: upconv_method must be 'auto', 'phase' or 'lax', got {upconv_method!r}")
     p0, p1 = q0 - (k - 1), q1 - (k - up)
     return U.upfirdn2d(y, fir, padding=(p0, p1, p0, p1), gain=up * up, method=upfirdn_method)
   raise ValueError(f"stylegan2: conv2d_resample supports up or down, not both (up={up}, down={down})")
+
+
+def _transposed_conv_phases(x: Array, w: Array) -> Array:
+  """The stride-2 transposed 3×3 conv of `conv2d_resample` ([B, H, W, I] → [B, 2H+1, 2W+1, O]) by phases.
+
+  Along one axis y[n] = Σ_m x[m]·w[n − 2m], so even outputs y[2j] = x[j]·w[0] + x[j−1]·w[2] and odd ones
+  y[2j+1] = x[j]·w[1]: four small stride-1 convs (2×2, 2×1, 1×2, 1×1 taps) of the input, interleaved. XLA:CPU
+  runs the lhs-dilated conv (and its weight gradient) on a slow path: fwd+bwd at [16, 16, 16, 256] → 128 channels
+  this took 2.2 s against 17.8 s for `lax` on the loaded 2-core machine (notes/sg2-nets.md)."""
+  if w.shape[:2] != (3, 3):
+    raise ValueError(f"stylegan2: the phase-decomposed up-conv needs a 3×3 kernel, got {w.shape}")
+  b, h, wd, _ = x.shape
+  xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+  conv = lambda v, k: lax.conv_general_dilated(v, k, (1, 1), "VALID", dimension_numbers=_DN)
+  ee = conv(xp, w[2::-2, 2::-2])                                     # [B, H+1, W+1, O]
+  eo = jnp.pad(conv(xp[:, :, 1:-1], w[2::-2, 1:2]), ((0, 0), (0, 0), (0, 1), (0, 0)))
+  oe = jnp.pad(conv(xp[:, 1:-1], w[1:2, 2::-2]), ((0, 0), (0, 1), (0, 0), (0, 0)))
+  oo = jnp.pad(conv(x, w[1:2, 1:2]), ((0, 0), (0, 1), (0, 1), (0, 0)))
+  rows = jnp.stack([jnp.stack([ee, eo], axis=3), jnp.stack([oe, oo], axis=3)], axis=2)  # [B, H+1, 2, W+1, 2, O]
+  return rows.reshape(b, 2 * h + 2, 2 * wd + 2, -1)[:, :2 * h + 1, :2 * wd + 1]
 
 
 def _conv1x1(x: Array, w: Array) -> Array:
@@ -156,7 +186,8 @@ def _conv1x1(x: Array, w: Array) -> Array:
 
 
 def modulated_conv2d(x: Array, w: Array, styles: Array, demodulate: bool = True, up: int = 1,
-                     noise: Optional[Array] = None, fir=FIR, upfirdn_method: str = "auto") -> Array:
+                     noise: Optional[Array] = None, fir=FIR, upfirdn_method: str = "auto",
+                     upconv_method: str = "auto") -> Array:
   """The non-fused modulated convolution: x·s, conv with the shared w (padding k//2, optional 2× up), then
   ·d per sample and output channel, d = 1/√(Σ_{kh,kw,i} (w·s_i)² + 1e-8); then + noise.
 
@@ -164,7 +195,7 @@ def modulated_conv2d(x: Array, w: Array, styles: Array, demodulate: bool = True,
   """
   k = w.shape[0]
   y = conv2d_resample(x * styles[:, None, None, :].astype(x.dtype), w.astype(x.dtype), up=up, padding=k // 2,
-                      fir=fir, upfirdn_method=upfirdn_method)
+                      fir=fir, upfirdn_method=upfirdn_method, upconv_method=upconv_method)
   if demodulate:
     wsq = jnp.sum(jnp.square(w.astype(jnp.float32)), axis=(0, 1))                 # [I, O]
     d = lax.rsqrt(jnp.square(styles.astype(jnp.float32)) @ wsq + 1e-8)            # [B, O]
@@ -309,6 +340,9 @@ class SynthesisLayer(nn.Module):
       strength = self.param("noise_strength", nn.initializers.zeros, ())
       if noise_mode == "random":
         if noise is None:
+          if not self.has_rng("noise"):
+            raise ValueError("stylegan2: noise_mode 'random' needs rngs={'noise': key} or explicit noise inputs "
+                             "(or noise_mode='const')")
           noise = jax.random.normal(self.make_rng("noise"), (x.shape[0], res, res, 1), jnp.float32)
         n = noise * strength
       elif noise_mode == "const":
@@ -498,7 +532,8 @@ class DiscriminatorBlock(nn.Module):
 
 
 class DiscriminatorEpilogue(nn.Module):
-  """4×4: minibatch-stddev, conv, dense (features sown), output (1, or cmap_dim projected onto cmap)."""
+  """4×4: minibatch-stddev, conv, dense, output (1, or cmap_dim projected onto cmap); → (out [B], the dense
+  layer's features [B, F], which the Discriminator sows)."""
   features: int
   cmap_dim: int = 0
   mbstd_group: int = 4
@@ -513,11 +548,10 @@ class DiscriminatorEpilogue(nn.Module):
     x = Conv(self.features, 3, activation="lrelu", conv_clamp=self.conv_clamp, dtype=self.dtype, name="conv")(x)
     x = x.astype(jnp.float32).reshape(x.shape[0], -1)
     h = FC(self.features, activation="lrelu", name="fc")(x)
-    self.sow("intermediates", "features", h)
     out = FC(self.cmap_dim or 1, name="out")(h)
     if self.cmap_dim:
       out = jnp.sum(out * cmap, axis=1, keepdims=True) * (1.0 / math.sqrt(self.cmap_dim))
-    return out[:, 0]
+    return out[:, 0], h
 
 
 class Discriminator(nn.Module):
@@ -560,8 +594,9 @@ class Discriminator(nn.Module):
       cmap_dim = self.cmap_dim or ch(4)
       cmap = MappingNetwork(0, self.num_classes, cmap_dim, None, self.map_layers, w_avg_beta=None,
                             name="mapping")(None, _as_c(labels, self.num_classes, "D"))
-    out = DiscriminatorEpilogue(ch(4), cmap_dim, self.mbstd_group, self.mbstd_channels, self.conv_clamp,
-                                self.dtype, name="b4")(h, cmap)
+    out, features = DiscriminatorEpilogue(ch(4), cmap_dim, self.mbstd_group, self.mbstd_channels,
+                                          self.conv_clamp, self.dtype, name="b4")(h, cmap)
+    self.sow("intermediates", "features", features)
     return out.astype(jnp.float32)
 
 
@@ -625,6 +660,59 @@ def from_nvidia(state_dict: Mapping[str, np.ndarray], module: nn.Module) -> Dict
     out[BUFFERS] = buffers
   _check_against(out, expected)
   return jax.tree_util.tree_map(jnp.asarray, out)
+
+
+def module_from_nvidia_kwargs(class_name: str, kwargs: Mapping[str, Any], axis_name: Optional[str] = None):
+  """The jaxgan module equal to NVIDIA's `Generator(**kwargs)` or `Discriminator(**kwargs)` (as recorded in a
+  snapshot); ValueError for settings jaxgan's networks do not have (a non-skip G, a skip D, mbstd off …)."""
+  kw = dict(kwargs)
+  mapping = dict(kw.get("mapping_kwargs") or {})
+  if class_name == "Generator":
+    syn = dict(kw.get("synthesis_kwargs") or {})
+    if syn.get("architecture", "skip") != "skip":
+      raise ValueError(f"from_nvidia: G architecture {syn['architecture']!r}; jaxgan's G is 'skip'")
+    return Generator(resolution=int(kw["img_resolution"]), channels=int(kw["img_channels"]), z_dim=int(kw["z_dim"]),
+                     w_dim=int(kw["w_dim"]), num_classes=int(kw.get("c_dim", 0)),
+                     map_layers=int(mapping.get("num_layers", 8)), mapping_lr=float(mapping.get("lr_multiplier", 0.01)),
+                     w_avg_beta=float(mapping.get("w_avg_beta", 0.995)),
+                     channel_base=int(syn.get("channel_base", 32768)), channel_max=int(syn.get("channel_max", 512)),
+                     conv_clamp=syn.get("conv_clamp"), axis_name=axis_name)
+  if class_name == "Discriminator":
+    epi = dict(kw.get("epilogue_kwargs") or {})
+    arch = kw.get("architecture", "resnet")
+    if arch not in ("resnet", "orig"):
+      raise ValueError(f"from_nvidia: D architecture {arch!r}; jaxgan's D is 'resnet' or 'orig'")
+    group = epi.get("mbstd_group_size", 4)
+    if group is None:
+      raise ValueError("from_nvidia: D's minibatch-stddev over the whole batch (group None) is not supported")
+    return Discriminator(resolution=int(kw["img_resolution"]), channels=int(kw["img_channels"]), architecture=arch,
+                         channel_base=int(kw.get("channel_base", 32768)), channel_max=int(kw.get("channel_max", 512)),
+                         num_classes=int(kw.get("c_dim", 0)), cmap_dim=kw.get("cmap_dim"),
+                         map_layers=int(mapping.get("num_layers", 8)), mbstd_group=int(group),
+                         mbstd_channels=int(epi.get("mbstd_num_channels", 1)), conv_clamp=kw.get("conv_clamp"))
+  raise ValueError(f"from_nvidia: unknown network class {class_name!r}")
+
+
+def load_nvidia_npz(path: str, net: str = "G_ema", axis_name: Optional[str] = None):
+  """(module, variables) of network `net` ("G", "D" or "G_ema") from an .npz written by
+  scripts/convert_stylegan2.py (no pickle: numpy arrays and a JSON string per network)."""
+  import json
+  try:
+    with np.load(path, allow_pickle=False) as f:
+      files = set(f.files)
+      if f"{net}/init_kwargs" not in files:
+        nets = sorted({k.split("/")[0] for k in files if k.endswith("/init_kwargs")})
+        raise ValueError(f"{path}: no network {net!r} (it has {', '.join(nets) or 'none'}); "
+                         "write it with scripts/convert_stylegan2.py")
+      kwargs = json.loads(str(f[f"{net}/init_kwargs"]))
+      class_name = str(f[f"{net}/class_name"])
+      prefix = net + "/"
+      sd = {k[len(prefix):]: f[k] for k in files if k.startswith(prefix)
+            and k not in (f"{net}/init_kwargs", f"{net}/class_name")}
+  except (OSError, KeyError) as e:
+    raise ValueError(f"{path}: not a converted StyleGAN2 snapshot ({e})") from None
+  module = module_from_nvidia_kwargs(class_name, kwargs, axis_name)
+  return module, from_nvidia(sd, module)
 
 
 def _example_args(module: nn.Module):
