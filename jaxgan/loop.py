@@ -37,12 +37,20 @@ def sample_resident(obj: Objective, dataset, key, local_batch: int):
   return {name: to_float(x[idx]) for name, x in dataset.items()}
 
 
-def resident_step(obj: Objective, state, dataset, local_batch: int):
-  return step_lib.train_step(obj, state, sample_resident(obj, dataset, step_lib.data_key(state), local_batch))
+def resident_step(obj: Objective, state, dataset, local_batch: int, residue=None):
+  return step_lib.train_step(obj, state, sample_resident(obj, dataset, step_lib.data_key(state), local_batch),
+                             residue)
 
 
-def make_train_fn(obj: Objective, mesh, batch_size: int, k: int, unroll: int = 1, resident: bool = True):
-  """Compiled K-step function. `obj` must have been built with axis_name='data'."""
+def has_lazy_phases(obj: Objective) -> bool:
+  return any(p.interval > 1 and not p.repeat for p in obj.phases)
+
+
+def make_train_fn(obj: Objective, mesh, batch_size: int, k: int, unroll: int = 1, resident: bool = True,
+                  start=None):
+  """Compiled K-step function. `obj` must have been built with axis_name='data'. `start` = (r, m): every call
+  begins at a step ≡ r (mod m); the K steps are then unrolled with each step's residue known, so lazy phases
+  (StyleGAN2's Greg, Dreg) run or are skipped without a cond or a mask where that decides them (step.known_run)."""
   if obj.axis_name != AXIS:
     raise ValueError("build the objective with axis_name='data' to run it on a mesh")
   local = check_batch(batch_size, mesh)
@@ -50,6 +58,17 @@ def make_train_fn(obj: Objective, mesh, batch_size: int, k: int, unroll: int = 1
     raise ValueError(f"steps per call must be >= 1, got {k}")
 
   def per_device(state, data):
+    if start is not None:  # fully unrolled, each step with its residue
+      r, m = start
+      metrics = []
+      for j in range(k):
+        residue = ((r + j) % m, m)
+        if resident:
+          state, mj = resident_step(obj, state, data, local, residue)
+        else:
+          state, mj = step_lib.train_step(obj, state, jax.tree.map(lambda a: to_float(a[j]), data), residue)
+        metrics.append(mj)
+      return state, jax.tree.map(lambda *v: jnp.stack(v), *metrics)
     if resident:
       body = lambda s, _: resident_step(obj, s, data, local)
       return lax.scan(body, state, None, length=k, unroll=max(1, min(unroll, k)))

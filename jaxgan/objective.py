@@ -6,6 +6,7 @@ in order. One training step runs every phase once (a repeated phase, e.g. n_crit
   Phase(name, player, forward, terms, interval=1, repeat=None, after=(), total_metric=None)
     forward(inp, params) -> (outputs, new_vars)   runs the networks with `player`'s params being differentiated;
                                                  outputs is a dict the terms read, new_vars {player: collections}
+                                                 and optionally {AUX: the new state.aux}
     terms: Term(name, fn, weight, interval)      fn(inp, outputs) -> (scalar, metrics); the phase minimises
                                                  Σ weight·value; a term with interval N > 1 is *lazy*: its value
                                                  counts on every N-th run of the phase only, with weight·N
@@ -39,6 +40,8 @@ import optax
 from jaxgan.state import PlayerState, TrainState
 
 Metrics = Dict[str, jax.Array]
+
+AUX = "aux"  # a forward may return the objective's updated `state.aux` as new_vars[AUX] (a running mean it computed)
 
 
 class Term(NamedTuple):
@@ -84,10 +87,11 @@ class Objective:
   ema_players: Tuple[str, ...] = ()
   skip_nonfinite: bool = False    # keep the last good params and optimizer state on a non-finite update
   sanitize_grads: bool = False    # non-finite gradient entries -> 0 before the update
+  sanitize_inf: float = 0.0       # with sanitize_grads: ±inf entries -> ±this (NVIDIA's nan_to_num: 1e5), NaN -> 0
   axis_name: Optional[str] = None
   stage_starts: Tuple[int, ...] = ()
   stage_batches: Tuple[int, ...] = ()  # global batch size of each stage; () = the config's batch_size throughout
-  # Lazy terms under lax.cond (their compute skipped between runs), or computed every run and masked. Measured on
+  # Lazy terms and phases under lax.cond (their compute skipped between runs), or computed every run and masked. Measured on
   # XLA:CPU: a conv network's gradients inside a cond branch take a path ~5× slower than the same ops outside
   # (progan_mnist at 32 px: 3.6 s a step with R1 every 4th D update under cond, 0.71 s masked, 0.70 s with R1 every
   # step), so conv models on CPU mask (`lazy_cond_default`); GPUs and TPUs keep the cond and its saving.
@@ -181,6 +185,7 @@ MODULES = {
     "ssl": "jaxgan.ssl",
     "fanogan": "jaxgan.fanogan",
     "ganomaly": "jaxgan.ganomaly",
+    "stylegan2": "jaxgan.stylegan2",
 }
 
 

@@ -8,7 +8,8 @@ the *global* batch and slice them per device, so a global batch gives the same r
 randomness comes from `fold_in(state.rng, state.step)`: phase i uses `fold_in(key, phase_salt(i))`, the real
 batch of a device-resident dataset `fold_in(key, DATA_SALT)`.
 """
-from typing import Tuple
+import math
+from typing import Optional, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -16,7 +17,7 @@ import optax
 from jax import lax
 
 from jaxgan import parallel
-from jaxgan.objective import Metrics, Objective, Phase, PhaseInput
+from jaxgan.objective import AUX, Metrics, Objective, Phase, PhaseInput
 from jaxgan.state import TrainState, step_key
 
 DATA_SALT = 2
@@ -42,8 +43,10 @@ def all_finite(tree) -> jax.Array:
   return jnp.isfinite(sum(jnp.sum(x, dtype=jnp.float32) for x in leaves))
 
 
-def sanitize(tree):
-  """Non-finite entries → 0."""
+def sanitize(tree, inf: float = 0.0):
+  """Non-finite entries → 0, or with `inf` > 0 NaN → 0 and ±inf → ±inf (NVIDIA's nan_to_num, with 1e5)."""
+  if inf:
+    return jax.tree.map(lambda g: jnp.nan_to_num(g, nan=0.0, posinf=inf, neginf=-inf), tree)
   return jax.tree.map(lambda g: jnp.where(jnp.isfinite(g), g, jnp.zeros_like(g)), tree)
 
 
@@ -84,11 +87,35 @@ def _phase_loss(phase: Phase, inp: PhaseInput):
   return loss_fn
 
 
-def run_phase(obj: Objective, phase: Phase, state: TrainState, batch, key, count) -> Tuple[TrainState, Metrics]:
-  """One update of `phase.player` (every `phase.interval`-th count only); metrics include `nonfinite`."""
-  if phase.interval == 1:
+def known_run(interval: int, residue: Optional[Tuple[int, int]]) -> Optional[bool]:
+  """Whether a phase of `interval` runs at a step known to be ≡ j (mod m) (`residue` = (j, m)): True or False when
+  that decides it, None when it does not (or no residue is known)."""
+  if interval == 1:
+    return True
+  if residue is None:
+    return None
+  j, m = residue
+  if j % math.gcd(interval, m):
+    return False
+  return True if m % interval == 0 else None
+
+
+def run_phase(obj: Objective, phase: Phase, state: TrainState, batch, key, count,
+              known: Optional[bool] = None) -> Tuple[TrainState, Metrics]:
+  """One update of `phase.player` (every `phase.interval`-th count only); metrics include `nonfinite`. `known`:
+  whether it runs at this count, when the program knows (`known_run`). Else a lazy phase runs under `lax.cond`, or
+  with `obj.lazy_cond` False (conv models on XLA:CPU, see `Objective.lazy_cond`) it is computed every count and
+  its new state and metrics are selected on its counts only. All three give the same results."""
+  if phase.interval == 1 or known is True:
     return _update(obj, phase, state, batch, key, count)
   run = lambda s: _update(obj, phase, s, batch, key, count)
+  if known is False:
+    return state, _zeros_like(jax.eval_shape(run, state)[1])
+  if not obj.lazy_cond:
+    on = count % phase.interval == 0
+    new, metrics = run(state)
+    state = jax.tree.map(lambda a, b: jnp.where(on, a, b), new, state)
+    return state, jax.tree.map(lambda v: jnp.where(on, v, jnp.zeros_like(v)), metrics)
   skip = lambda s: (s, _zeros_like(jax.eval_shape(run, s)[1]))
   return lax.cond(count % phase.interval == 0, run, skip, state)
 
@@ -102,17 +129,18 @@ def _update(obj: Objective, phase: Phase, state: TrainState, batch, key, count):
   grads, total = parallel.pmean(axis, (grads, total))
   finite = jnp.logical_and(all_finite(grads), jnp.isfinite(total))  # flagged even when sanitized below
   if obj.sanitize_grads:
-    grads = sanitize(grads)
+    grads = sanitize(grads, obj.sanitize_inf)
   updates, opt_state = player.tx.update(grads, me.opt_state, me.params)
   params = optax.apply_updates(me.params, updates)
   if obj.skip_nonfinite:  # keep the last good parameters and optimizer moments
     pick = lambda new, old: jnp.where(finite, new, old)
     params, opt_state = jax.tree.map(pick, params, me.params), jax.tree.map(pick, opt_state, me.opt_state)
-  players = dict(state.players)
+  players, new_vars = dict(state.players), dict(new_vars)
+  aux = new_vars.pop(AUX, state.aux)
   for other, collections in new_vars.items():
     players[other] = players[other].replace(vars=collections)
   players[name] = players[name].replace(params=params, opt_state=opt_state)
-  state = state.replace(players=players)
+  state = state.replace(players=players, aux=aux)
   for fn in phase.after:
     state = fn(inp, state)
   metrics = parallel.pmean(axis, metrics)
@@ -126,10 +154,13 @@ def _batch_at(obj: Objective, batch, r: int):
   return batch if obj.batch_repeats == 1 else jax.tree.map(lambda a: a[r], batch)
 
 
-def train_step(obj: Objective, state: TrainState, batch) -> Tuple[TrainState, Metrics]:
+def train_step(obj: Objective, state: TrainState, batch,
+               residue: Optional[Tuple[int, int]] = None) -> Tuple[TrainState, Metrics]:
   """Every phase of `obj` in order, then step + 1. `batch`: {stream: local array [B, ...]}, or [R, B, ...] per
   stream when the objective consumes R = `obj.batch_repeats` > 1 real batches a step (repetition r of a repeated
-  phase gets batch r, other phases the last). Metrics: the last repetition's of each phase, `nonfinite` the max."""
+  phase gets batch r, other phases the last). Metrics: the last repetition's of each phase, `nonfinite` the max.
+  `residue` = (j, m): the program knows state.step ≡ j (mod m) (the loop's unrolled calls, `loop.make_train_fn`),
+  so a lazy phase that this decides runs or is skipped without a cond or a mask."""
   key = step_key(state)
   metrics, nonfinite = {}, jnp.zeros((), jnp.float32)
   for i, phase in enumerate(obj.phases):
@@ -138,7 +169,8 @@ def train_step(obj: Objective, state: TrainState, batch) -> Tuple[TrainState, Me
     keys = jax.random.split(k, runs) if phase.repeat else [k]
     for r in range(runs):  # small and static; unrolled
       b = _batch_at(obj, batch, r if phase.repeat else -1)
-      state, m = run_phase(obj, phase, state, b, keys[r], state.step * runs + r)
+      known = None if phase.repeat else known_run(phase.interval, residue)
+      state, m = run_phase(obj, phase, state, b, keys[r], state.step * runs + r, known)
       nonfinite = jnp.maximum(nonfinite, m.pop("nonfinite"))
       if r == runs - 1:
         metrics.update(m)

@@ -22,7 +22,7 @@ from jaxgan import logging as log_lib
 from jaxgan import sampling
 from jaxgan import objective as objective_lib
 from jaxgan.state import STATE_FORMAT
-from jaxgan.loop import make_train_fn
+from jaxgan.loop import has_lazy_phases, make_train_fn
 from jaxgan.models import is_convolutional
 from jaxgan.parallel import check_batch, make_mesh, replicate, replicated
 
@@ -155,12 +155,16 @@ class Trainer:
     state, _ = self.ckpt.restore_state(template, latest, fingerprint=self.fingerprint)
     return state, int(latest)
 
-  def _fn(self, k: int, stage: int):
-    """The compiled K-step program of a stage (one per stage and K; objective.py)."""
-    if (k, stage) not in self._fns:
-      self._fns[(k, stage)] = make_train_fn(self.gan.for_stage(stage), self.mesh, self.batch_at(stage), k,
-                                            min(self.unroll, k), resident=self.resident)
-    return self._fns[(k, stage)]
+  def _fn(self, k: int, stage: int, step: int = 0):
+    """The compiled K-step program of a stage (one per stage and K; objective.py). Objectives with lazy phases,
+    fully unrolled (conv models on XLA:CPU): one per residue of the call's first step mod the configured K, which
+    tells every step's lazy phases whether they run (loop.make_train_fn)."""
+    gan = self.gan.for_stage(stage)
+    start = (step % self.k, self.k) if has_lazy_phases(gan) and self.unroll >= self.k else None
+    if (k, stage, start) not in self._fns:
+      self._fns[(k, stage, start)] = make_train_fn(gan, self.mesh, self.batch_at(stage), k, min(self.unroll, k),
+                                                   resident=self.resident, start=start)
+    return self._fns[(k, stage, start)]
 
   def batch_at(self, stage: int) -> int:
     """The global batch size of `stage` (the objective's per-stage batches, else config.batch_size)."""
@@ -419,7 +423,7 @@ class Runner:
         self.stream = self._open_stream(step + k)
       else:
         chunk = next(self.stream) if self.stream is not None else self.data_arg
-      new_state, metrics = t._fn(k, stage)(t.state, chunk)
+      new_state, metrics = t._fn(k, stage, step)(t.state, chunk)
       metrics = jax.device_get(metrics)
       bad = _nonfinite(metrics, t.gan.skip_nonfinite or t.gan.sanitize_grads)
       if bad:

