@@ -174,6 +174,7 @@ def register(name: str):
 def build(config, axis_name: Optional[str] = None) -> Objective:
   """The objective `config.objective` names (default "gan")."""
   import jaxgan.gan, jaxgan.progan  # noqa: F401,E401  (register "gan", "progan")
+  import jaxgan.spade  # noqa: F401  (registers "spade")
   name = str(config.get("objective", "gan"))
   if name not in _REGISTRY:
     raise ValueError(f"unknown objective {name!r}; known objectives: {', '.join(sorted(_REGISTRY))}")
