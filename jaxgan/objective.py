@@ -173,7 +173,7 @@ def register(name: str):
 
 def build(config, axis_name: Optional[str] = None) -> Objective:
   """The objective `config.objective` names (default "gan")."""
-  import jaxgan.gan, jaxgan.progan  # noqa: F401,E401  (register "gan", "progan")
+  import jaxgan.gan, jaxgan.progan, jaxgan.pix2pix  # noqa: F401,E401  (register "gan", "progan", "pix2pix")
   import jaxgan.spade  # noqa: F401  (registers "spade")
   name = str(config.get("objective", "gan"))
   if name not in _REGISTRY:

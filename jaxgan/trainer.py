@@ -112,6 +112,7 @@ class Trainer:
     self.data = data_lib.load(config.data)
     data_lib.check_shape(self.data, self.gan.image_shape)
     data_lib.check_labels(self.data, self.gan.num_classes)
+    data_lib.check_streams(self.data, self.gan)
     if int(config.data.get("clusters", 0) or 0):  # cluster-conditioned: sample labels as the clusters occur
       counts = np.bincount(self.data.labels, minlength=self.gan.num_classes)
       self.gan = self.gan.with_label_prior(counts)
@@ -207,6 +208,14 @@ class Trainer:
     """Sample grids (G and EMA G) as samples/*.png and, with a `writer`, as TensorBoard images samples/g and
     samples/ema_g at `step`; 2-D point models log their scatter plot PNG."""
     os.makedirs(os.path.join(self.workdir, "samples"), exist_ok=True)
+    if hasattr(self.gan, "sample_grid"):  # an objective that draws its own grid (pix2pix: input | output | target)
+      x, columns = self.gan.for_stage(self.stage).sample_grid(self.state, self.data)
+      if self.primary:
+        grid = log_lib.save_image_grid(x, os.path.join(self.workdir, "samples", f"step_{step:07d}.png"), nrow=columns)
+        if writer is not None:
+          writer.write_image(step, "samples/g", grid)
+        log_lib.plot_losses(os.path.join(self.workdir, log_lib.METRICS_FILE), os.path.join(self.workdir, "losses.png"))
+      return
     n, columns = self._grid()
     z = self.fixed_latents()
     labels = self.gan.sample_labels(n, jax.random.key(int(self.config.seed) + 10_001))

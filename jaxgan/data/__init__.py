@@ -7,12 +7,14 @@ stacked as RGB, 1,000 classes; `data.num` images, default 100k), `tfds:<name>` (
 `tfds.data_source`; its `label` feature when present), or a path to a `.npz`/`.npy` file or a folder of images.
 Class labels (for conditional GANs) come from the dataset: MNIST digits, TFDS `label`, an `.npz` `labels` array.
 `data.pad` pads every image with zeros on each side (MNIST 28×28 → 32×32 for networks that want a power of two).
+Image-to-image pairs: `sr:<base>`, `inpaint:<base>`, `paired:<path>` (jaxgan/data/paired.py) carry the aligned
+streams `input`, `target` (their `real` images), `mask` (inpainting) and the base's `labels`; see `ImageData`.
 """
 import dataclasses
 import os
 import queue
 import threading
-from typing import Callable, Iterator, Optional, Tuple
+from typing import Callable, Dict, Iterator, Optional, Tuple
 
 import numpy as np
 
@@ -25,6 +27,17 @@ class DataError(ValueError):
 
 @dataclasses.dataclass
 class ImageData:
+  """A dataset: N items sampled by index, each a set of aligned named *streams*.
+
+  `real` (the images, `images`/`get`) and `labels` (int32 class labels, `labels`/`get_labels`) are every dataset's
+  streams. A dataset may carry more aligned streams under other names, e.g. an image-to-image pair's `input` and
+  `mask` (jaxgan/data/paired.py) or a label map: whole in host memory in `arrays` ({name: [N, ...]}, resident or
+  streamed like the images) or read by index through `readers` ({name: indices (any shape) → idx.shape + item}).
+  `aliases` names a stream after another ({"target": "real"}: a pair's target is its `real` image, so the
+  GAN-side code — shape checks, padding, grids — keeps working on it). Every stream is sampled with the same
+  indices: `resident(streams)` gives whole arrays for the device-resident sampler (loop.sample_resident draws one
+  index set for all of them), `read(name, idx)` reads rows for the host stream (`stream`).
+  `shapes` gives each stream's item shape; `nbytes` counts every array held."""
   name: str
   num: int
   shape: Tuple[int, int, int]
@@ -32,6 +45,9 @@ class ImageData:
   images: Optional[np.ndarray] = None      # the whole set in host memory, when it was read whole
   labels: Optional[np.ndarray] = None      # int32 [N] class labels, when the dataset has them
   get_labels: Optional[Callable[[np.ndarray], np.ndarray]] = None  # indices → int32 labels (streamed sets)
+  arrays: Dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # more aligned streams, [N, ...] each
+  readers: Dict[str, Callable[[np.ndarray], np.ndarray]] = dataclasses.field(default_factory=dict)  # streamed ones
+  aliases: Dict[str, str] = dataclasses.field(default_factory=dict)  # stream name → the stream it stands for
 
   def labels_at(self, idx: np.ndarray) -> np.ndarray:
     if self.labels is not None:
@@ -40,10 +56,61 @@ class ImageData:
       raise DataError(f"dataset {self.name} has no class labels")
     return self.get_labels(idx)
 
+  @property
+  def stream_names(self) -> Tuple[str, ...]:
+    """Every stream this dataset can feed, in a fixed order: real, labels (when labelled), the extra streams."""
+    names = ("real",) + (("labels",) if self.has_labels else ()) + tuple(self.arrays) + \
+        tuple(k for k in self.readers if k not in self.arrays)
+    return names + tuple(a for a in self.aliases if self.aliases[a] in names and a not in names)
+
+  def _resolve(self, name: str) -> str:
+    name = self.aliases.get(name, name)
+    if name not in self.stream_names:
+      raise DataError(f"dataset {self.name} has the streams {', '.join(self.stream_names)}, not {name!r}")
+    return name
+
+  def read(self, name: str, idx: np.ndarray) -> np.ndarray:
+    """Stream `name` at indices `idx` (any shape): idx.shape + the stream's item shape."""
+    name = self._resolve(name)
+    if name == "real":
+      return self.get(idx)
+    if name == "labels":
+      return self.labels_at(idx)
+    if name in self.arrays:
+      return self.arrays[name][idx]
+    return self.readers[name](idx)
+
   def resident(self, streams) -> dict:
-    """The named streams ("real" images, "labels") of the whole set in host memory, for device-resident training."""
-    arrays = {"real": self.images, "labels": self.labels}
-    return {name: arrays[name] for name in streams}
+    """The named streams (e.g. "real" images, "labels", "input") of the whole set in host memory, for
+    device-resident training; a stream read only by index (`readers`) cannot be resident (a DataError)."""
+    out = {}
+    for stream in streams:
+      name = self._resolve(stream)
+      if name == "real":
+        out[stream] = self.images
+      elif name == "labels":
+        out[stream] = self.labels
+      elif name in self.arrays:
+        out[stream] = self.arrays[name]
+      else:
+        raise DataError(f"stream {stream!r} of dataset {self.name} is read from disk, not held in memory")
+    return out
+
+  @property
+  def shapes(self) -> Dict[str, Tuple[int, ...]]:
+    """The item shape of every stream ({"real": (H, W, C), "labels": (), "input": (h, w, c), ...})."""
+    out = {"real": tuple(self.shape)}
+    if self.has_labels:
+      out["labels"] = ()
+    for k, v in self.arrays.items():
+      out[k] = tuple(v.shape[1:])
+    for k, fn in self.readers.items():
+      if k not in out:
+        out[k] = tuple(np.shape(fn(np.zeros((1,), np.int64)))[1:])
+    for a, target in self.aliases.items():
+      if target in out and a not in out:
+        out[a] = out[target]
+    return out
 
   @property
   def has_labels(self) -> bool:
@@ -51,16 +118,26 @@ class ImageData:
 
   @property
   def nbytes(self) -> int:
-    return self.num * int(np.prod(self.shape)) * (self.images.dtype.itemsize if self.images is not None else 1)
+    extra = sum(int(v.nbytes) for v in self.arrays.values())
+    return self.num * int(np.prod(self.shape)) * (self.images.dtype.itemsize if self.images is not None else 1) + extra
 
 
-def _from_array(name, images, labels=None) -> ImageData:
+def _from_array(name, images, labels=None, arrays=None, aliases=None) -> ImageData:
+  """A dataset held whole in memory: `images` (the `real` stream), optional `labels`, and optional extra aligned
+  streams `arrays` ({name: [N, ...]}) with `aliases` ({"target": "real"})."""
   images = np.ascontiguousarray(images)
   if labels is not None:
     labels = np.asarray(labels).astype(np.int32).reshape(-1)
     if len(labels) != len(images):
       raise DataError(f"dataset {name}: {len(labels)} labels for {len(images)} images")
-  return ImageData(name, len(images), tuple(images.shape[1:]), lambda idx: images[idx], images, labels)
+  arrays = {k: np.ascontiguousarray(v) for k, v in (arrays or {}).items()}
+  for k, v in arrays.items():
+    if k in ("real", "labels"):
+      raise DataError(f"dataset {name}: an extra stream cannot be named {k!r}")
+    if len(v) != len(images):
+      raise DataError(f"dataset {name}: stream {k!r} has {len(v)} items for {len(images)} images")
+  return ImageData(name, len(images), tuple(images.shape[1:]), lambda idx: images[idx], images, labels,
+                   arrays=arrays, aliases=dict(aliases or {}))
 
 
 def load(data_cfg, resident_max_bytes: int = RESIDENT_MAX_BYTES) -> ImageData:
@@ -91,6 +168,9 @@ def _pad(data: ImageData, pad) -> ImageData:
     raise DataError(f"config.data.pad must be an integer >= 0 (pixels of 0 on each side), got {pad!r}")
   if not pad:
     return data
+  if data.arrays or data.readers:
+    raise DataError(f"config.data.pad is for single-image datasets; {data.name} has the aligned streams "
+                    f"{', '.join(data.stream_names)}")
   if len(data.shape) != 3:
     raise DataError(f"config.data.pad needs images H×W×C; dataset {data.name} has items of shape {data.shape}")
   widths = ((pad, pad), (pad, pad), (0, 0))
@@ -105,6 +185,13 @@ def _pad(data: ImageData, pad) -> ImageData:
 
 def _load(data_cfg, resident_max_bytes: int) -> ImageData:
   name = str(data_cfg.name)
+  if name.startswith(("sr:", "inpaint:", "paired:")):  # image-to-image pairs (jaxgan/data/paired.py)
+    from jaxgan.data import paired
+    try:
+      p = paired.build(name, data_cfg, lambda cfg: _load(cfg, resident_max_bytes))
+    except (FileNotFoundError, ValueError) as e:
+      raise DataError(str(e)) from None
+    return _from_array(name, p["images"], p["labels"], p["arrays"], p["aliases"])
   if name.startswith("mixture:"):
     import jax
     from jaxgan.data.mixtures import sample_mixture
@@ -187,6 +274,22 @@ def check_shape(data: ImageData, image_shape) -> None:
                     f"{'x'.join(map(str, image_shape))}; set --config.model.image_shape or pick another model")
 
 
+def check_streams(data: ImageData, obj) -> None:
+  """Every stream the objective reads (`obj.streams`) is one the dataset has, with the item shape the objective
+  declares for it (`obj.stream_shapes`, {name: shape}, when it has that attribute; a shape entry None is not
+  checked): one clear DataError otherwise."""
+  have = data.stream_names
+  missing = [s for s in obj.streams if s not in have]
+  if missing:
+    raise DataError(f"the objective reads the streams {', '.join(obj.streams)}, and dataset {data.name} has "
+                    f"{', '.join(have)} (no {', '.join(missing)}); use a paired dataset (e.g. sr:mnist)")
+  shapes = data.shapes
+  for name, want in (getattr(obj, "stream_shapes", None) or {}).items():
+    if want is not None and name in shapes and tuple(shapes[name]) != tuple(want):
+      raise DataError(f"dataset {data.name}: stream {name!r} has items {'x'.join(map(str, shapes[name]))} but the "
+                      f"model takes {'x'.join(map(str, want))}; set --config.model.input_shape/image_shape to match")
+
+
 def check_labels(data: ImageData, num_classes: int) -> None:
   """A conditional model needs labels in [0, num_classes)."""
   if not num_classes:
@@ -222,19 +325,19 @@ class StreamOrder:
 def stream(data: ImageData, batch: int, n_critic: int, k: int, seed: int, start_step: int,
            prefetch: int = 2, put: Callable = lambda x: x, streams: Tuple[str, ...] = ("real",)) -> Iterator[dict]:
   """Yields chunks {"real": uint8 [k, (n_critic,) batch, H, W, C]} (with "labels" in `streams`, also int32 labels
-  [k, (n_critic,) batch]) for steps start_step, start_step + k, ...; a background thread reads ahead `prefetch`
-  chunks and `put`s them on the device."""
+  [k, (n_critic,) batch]; any other stream of the dataset likewise, e.g. a pair's "input", all read at the same
+  indices) for steps start_step, start_step + k, ...; a background thread reads ahead `prefetch` chunks and
+  `put`s them on the device."""
   order = StreamOrder(data.num, batch, seed)
-  unknown = set(streams) - {"real", "labels"}
+  unknown = sorted(set(streams) - set(data.stream_names))
   if unknown:
-    raise DataError(f"an image dataset has the streams 'real' and 'labels', not {sorted(unknown)}")
+    raise DataError(f"dataset {data.name} has the streams {', '.join(data.stream_names)}, not {unknown}")
 
   def chunk(step):
     idx = np.stack([np.stack([order.indices((step + j) * n_critic + c) for c in range(n_critic)])
                     for j in range(k)])
     idx = idx if n_critic > 1 else idx[:, 0]
-    read = {"real": data.get, "labels": data.labels_at}
-    return put({name: read[name](idx) for name in streams})
+    return put({name: data.read(name, idx) for name in streams})
 
   q: "queue.Queue" = queue.Queue(maxsize=prefetch)
   stop = threading.Event()
