@@ -174,7 +174,7 @@ def register(name: str):
 def build(config, axis_name: Optional[str] = None) -> Objective:
   """The objective `config.objective` names (default "gan")."""
   import jaxgan.gan, jaxgan.progan, jaxgan.pix2pix  # noqa: F401,E401  (register "gan", "progan", "pix2pix")
-  import jaxgan.spade  # noqa: F401  (registers "spade")
+  import jaxgan.spade, jaxgan.pix2pix_maps  # noqa: F401,E401  (register "spade", "pix2pix_map")
   name = str(config.get("objective", "gan"))
   if name not in _REGISTRY:
     raise ValueError(f"unknown objective {name!r}; known objectives: {', '.join(sorted(_REGISTRY))}")

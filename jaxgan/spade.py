@@ -23,6 +23,7 @@ from typing import Optional, Tuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxgan import parallel
 from jaxgan.gan import make_optimizer
@@ -68,6 +69,20 @@ class Spade(Objective):
   def check_batch(self, batch_size: int, n_devices: int = 1) -> None:
     del batch_size, n_devices  # nothing looks across samples
 
+  def translate_maps(self, g_params, g_vars, maps, key=None):
+    """Images in [−1, 1] for int label maps [B, H, W] (the interface pix2pix_map shares)."""
+    return self.translate(g_params, maps, key, g_vars=g_vars)
+
+  @property
+  def stream_shapes(self) -> dict:
+    return {MAP: tuple(self.image_shape[:2]), IMAGE: tuple(self.image_shape)}
+
+  def sample_grid(self, state, data, n: int = 16):
+    """The trainer's grid: rows of label map (palette colours) | output | target for the first `n` items of the
+    data, two items per row (6 columns); z of a fixed key when G starts from noise."""
+    return map_grid(lambda maps: self.translate(state.params("g"), maps, jax.random.key(0),
+                                                g_vars=state.vars("g")), data, n)
+
   # -- the generator's input ----------------------------------------------------------------------------------
 
   def local_normal(self, key, local: int):
@@ -100,6 +115,18 @@ class Spade(Objective):
       key = jax.random.key(0) if key is None else key
       z = jax.random.normal(key, (maps.shape[0], self.z_dim), jnp.float32)
     return self.generator.apply(variables, m, z=z)[0]
+
+
+def map_grid(translate, data, n: int = 16):
+  """uint8 rows of colourised map | translate(maps) | target for the first `n` items; (images, 6 columns)."""
+  from jaxgan.data.scenes import colorize
+  from jaxgan.logging import images_to_uint8
+  n = min(n, data.num)
+  idx = np.arange(n)
+  maps = np.asarray(data.read(MAP, idx))
+  out = np.asarray(images_to_uint8(jax.jit(translate)(jnp.asarray(maps))))
+  rows = np.stack([colorize(maps), out, np.asarray(data.read(IMAGE, idx))], axis=1)
+  return rows.reshape((-1,) + rows.shape[2:]), 6
 
 
 def _d_apply(obj: Spade, d_params, d_vars, m, x, mutable: bool):

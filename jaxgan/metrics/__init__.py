@@ -7,6 +7,9 @@
   prdc           precision, recall, density, coverage (judge features for digits, Inception otherwise, raw for points)
   fid, kid, is   Inception metrics (need Inception weights, see jaxgan.metrics.inception;
                  kw reference=, inception_path=)
+  scene_seg      label map → image (scenes): the scene segmenter's mIoU and pixel accuracy on the images against
+                 `label_maps=` (and its real-image ceiling); scene_digit_fd: judge FD of digits cropped at `boxes=`
+                 from the images vs from `reals=` (jaxgan.metrics.scene_segmenter)
 
 Every result is a JSON-ready dict (Python scalars and lists; a non-finite value becomes None). Submodules are
 imported lazily so `import jaxgan.metrics` stays cheap.
@@ -175,6 +178,11 @@ def _prdc(images=None, points=None, dataset="ring8", reference=None, judge_path=
   return out
 
 
+def _scene(fn: str, **kw) -> Dict[str, Any]:
+  from jaxgan.metrics import scene_segmenter  # pylint: disable=g-import-not-at-top
+  return getattr(scene_segmenter, fn)(**kw)
+
+
 METRICS: Dict[str, Callable[..., Dict[str, Any]]] = {
     "mnist_fd": _mnist_fd,
     "mnist_score": _mnist_score,
@@ -184,6 +192,8 @@ METRICS: Dict[str, Callable[..., Dict[str, Any]]] = {
     "prdc": _prdc,
     "mixture": _mixture,
     "stacked_mnist": _stacked_mnist,
+    "scene_seg": lambda **kw: _scene("scene_seg_metric", **kw),
+    "scene_digit_fd": lambda **kw: _scene("scene_digit_fd_metric", **kw),
 }
 
 

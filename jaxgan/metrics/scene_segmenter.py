@@ -6,8 +6,8 @@ perfect model scores what the network scores on real images, the *ceiling*). jax
 for the 14 classes of jaxgan/data/scenes.py.
 
 Segmenter (`Segmenter`, float32, `weights/scene_segmenter.npz`, no pickle, < 1 MB): a small U-Net to 8×8 —
-  conv3×3(16) → [stride-2 conv3×3, conv3×3] at 32, 48, 64 channels (32, 16, 8 px) → up 2× ⊕ skip, conv3×3 at 48,
-  32 channels (16, 32 px) → 1×1 conv to 14 logits at 32×32, up-sampled 2× (nearest) to 64×64. ReLU throughout.
+  conv3×3(12) → [stride-2 conv3×3, conv3×3] at 24, 32, 48 channels (32, 16, 8 px) → up 2× ⊕ skip, conv3×3 at 32,
+  24 channels (16, 32 px) → 1×1 conv to 14 logits at 32×32, up-sampled 2× (nearest) to 64×64. ReLU throughout.
   Input: uint8 RGB 64×64 scaled to [0, 1]. (Label boxes have a 2-px margin; 32-px logits lose little.)
 Trained by `scripts/train_segmenter.py` (deterministic; its figures are stored in the npz) on real training scenes
 (`split=train`: MNIST training digits); evaluated on test scenes (`split=test`: MNIST test digits, seed 0), whose
@@ -41,7 +41,7 @@ _BATCH = 250
 
 class Segmenter(nn.Module):
   num_classes: int = NUM_CLASSES
-  widths: Tuple[int, ...] = (16, 32, 48, 64)
+  widths: Tuple[int, ...] = (12, 24, 32, 48)
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
@@ -193,3 +193,66 @@ def digit_fd(fake: np.ndarray, real: np.ndarray, boxes: np.ndarray, judge_path: 
           "real_judge_accuracy": float(np.mean(judge(r_crops)[1].argmax(1) == truth)),
           "digits": int(len(f_crops)), "judge": getattr(mnist_judge, "JUDGE_VERSION", "?"),
           "crops": "greyscale clip((max(RGB) - 153) / 102), box padded square, 20x20 centred in 28x28"}
+
+
+# -- evaluate.py: samples of a label-map run, and npz files ----------------------------------------------------------
+
+SCENE_METRICS = ("scene_seg", "scene_digit_fd")
+
+
+def translate_scenes(gan, state, maps: np.ndarray, batch: int = 100) -> np.ndarray:
+  """uint8 images a label-map run (`spade` or `pix2pix_map`) makes from int maps, in fixed batches (z of key 0)."""
+  from jaxgan.logging import images_to_uint8
+  fn = jax.jit(lambda p, v, m: gan.translate_maps(p, v, m, key=jax.random.key(0)))
+  out = []
+  for s in range(0, len(maps), batch):
+    chunk = maps[s:s + batch]
+    pad = batch - len(chunk)
+    if pad:
+      chunk = np.concatenate([chunk, np.zeros((pad,) + chunk.shape[1:], chunk.dtype)])
+    out.append(images_to_uint8(fn(state.params("g"), state.vars("g"), jnp.asarray(chunk)))[:batch - pad])
+  return np.concatenate(out)
+
+
+def scene_samples(workdir: str, num: int) -> Dict[str, np.ndarray]:
+  """The evaluation protocol's samples: the run's translations of the first `num` test scenes (`scenes`,
+  split=test: MNIST test digits, seed 0), with those scenes' maps, boxes and real images."""
+  from jaxgan.data.scenes import load_scenes
+  from jaxgan.sampling import load_run
+  run = load_run(workdir)
+  if not hasattr(run.gan, "translate_maps"):
+    raise ValueError(f"{workdir} is not a label-map run (objective spade or pix2pix_map); the scene metrics "
+                     f"score label map → image models")
+  test = load_scenes(int(num), 0, "test")
+  return {"images": translate_scenes(run.gan, run.state, np.asarray(test.label_maps)),
+          "label_maps": np.asarray(test.label_maps), "boxes": np.asarray(test.boxes), "reals": np.asarray(test.images)}
+
+
+def load_scene_samples(path: str) -> Dict[str, np.ndarray]:
+  """An npz with `images` (uint8 N×64×64×3), `label_maps` (int N×64×64), and for scene_digit_fd `boxes` and
+  `reals` (the real scenes)."""
+  try:
+    with np.load(path, allow_pickle=False) as z:
+      out = {k: z[k] for k in ("images", "label_maps", "boxes", "reals") if k in z.files}
+  except (OSError, ValueError) as e:
+    raise ValueError(f"cannot read {path} as .npz: {e}") from None
+  for k in ("images", "label_maps"):
+    if k not in out:
+      raise ValueError(f"{path} lacks `{k}`; the scene metrics need images and the label maps they came from")
+  return out
+
+
+def scene_seg_metric(images=None, points=None, label_maps=None, segmenter_path=None, **_):
+  del points
+  if images is None or label_maps is None:
+    raise ValueError("metric 'scene_seg' needs images and label_maps")
+  return segment_scores(images, label_maps, load_segmenter(segmenter_path))
+
+
+def scene_digit_fd_metric(images=None, points=None, reals=None, boxes=None, judge_path=None, **_):
+  del points
+  if images is None or reals is None or boxes is None:
+    raise ValueError("metric 'scene_digit_fd' needs images, reals (the real scenes) and boxes")
+  preprocess(images)
+  preprocess(reals)
+  return digit_fd(images, reals, boxes, judge_path)

@@ -89,8 +89,11 @@ class SPADEResBlock(nn.Module):
       shortcut = conv(self.features, 1, "conv_s", bias=False)(SPADE(self.hidden, self.dtype, name="norm_s")(x, m))
     else:
       shortcut = x
-    dx = conv(mid, 3, "conv_0")(_lrelu(SPADE(self.hidden, self.dtype, name="norm_0")(x, m)))
-    dx = conv(self.features, 3, "conv_1")(_lrelu(SPADE(self.hidden, self.dtype, name="norm_1")(dx, m)))
+    # No biases: a per-channel constant is removed again by the instance norm of a later SPADE (every path to the
+    # output crosses one once a block changes width), so its gradient is rounding noise, which Adam scales up to
+    # full steps — and which differs with the device count.
+    dx = conv(mid, 3, "conv_0", bias=False)(_lrelu(SPADE(self.hidden, self.dtype, name="norm_0")(x, m)))
+    dx = conv(self.features, 3, "conv_1", bias=False)(_lrelu(SPADE(self.hidden, self.dtype, name="norm_1")(dx, m)))
     return shortcut + dx
 
 
@@ -104,7 +107,7 @@ class SPADEEncoder(nn.Module):
   def __call__(self, x: Array) -> Tuple[Array, Array]:
     x = x.astype(self.dtype)
     for i, w in enumerate(self.widths):
-      x = nn.Conv(w, (3, 3), strides=(2, 2), dtype=self.dtype, name=f"conv_{i}")(x)
+      x = nn.Conv(w, (3, 3), strides=(2, 2), use_bias=i == 0, dtype=self.dtype, name=f"conv_{i}")(x)
       x = _lrelu(instance_norm(x) if i else x)
     x = x.reshape(x.shape[0], -1)
     mu = nn.Dense(self.z_dim, name="mu")(x).astype(jnp.float32)
@@ -153,7 +156,7 @@ class SPADEGenerator(nn.Module):
         raise ValueError("this SPADE generator starts from noise: pass z")
       x = nn.Dense(s * s * w0, dtype=self.dtype, name="fc")(z.astype(self.dtype)).reshape(z.shape[0], s, s, w0)
     else:
-      x = nn.Conv(w0, (3, 3), dtype=self.dtype, name="fc")(resize_map(m, (s, s)).astype(self.dtype))
+      x = nn.Conv(w0, (3, 3), use_bias=False, dtype=self.dtype, name="fc")(resize_map(m, (s, s)).astype(self.dtype))
     for i, w in enumerate(self.widths):
       if i:
         x = upsample2x(x)
@@ -173,11 +176,12 @@ class PatchDiscriminator(nn.Module):
   def __call__(self, x: Array, update: bool = True):
     feats = []
     for i, (f, s) in enumerate(((self.width, 2), (2 * self.width, 2), (4 * self.width, 1), (1, 1))):
+      bias = i in (0, 3)  # instance norm follows the others (see SPADEResBlock on biases before a norm)
       if self.spectral:
-        x = SNConv(f, (4, 4), (s, s), padding="SAME", dtype=self.dtype, axis_name=self.axis_name,
+        x = SNConv(f, (4, 4), (s, s), padding="SAME", use_bias=bias, dtype=self.dtype, axis_name=self.axis_name,
                    name=f"conv_{i}")(x, update=update)
       else:
-        x = nn.Conv(f, (4, 4), (s, s), padding="SAME", dtype=self.dtype, name=f"conv_{i}")(x)
+        x = nn.Conv(f, (4, 4), (s, s), padding="SAME", use_bias=bias, dtype=self.dtype, name=f"conv_{i}")(x)
       if i < 3:
         x = _lrelu(instance_norm(x) if i else x)
       feats.append(x)
