@@ -217,3 +217,44 @@ def build_pix2pix(config, axis_name: Optional[str] = None) -> Pix2Pix:
                  sanitize_grads=bool(config.get("sanitize_grads", False)), axis_name=axis_name,
                  image_shape=image_shape, input_shape=input_shape, loss=loss, mode=mode, l1_weight=weight,
                  mask=mask)
+
+
+# -- applying a trained G --------------------------------------------------------------------------------------------
+
+def translate_uint8(obj: Pix2Pix, g_params, g_vars, inputs, masks=None, batch: int = 500,
+                    noise_seed: Optional[int] = None) -> np.ndarray:
+  """uint8 outputs [N, H, W, C] for uint8 `inputs` [N, h, w, c] (and bool `masks` [N, H, W, 1] when inpainting),
+  in batches of `batch` (the last one padded: one compiled shape). `noise_seed` samples the dropout noise (the
+  paper's test-time dropout); None: deterministic inference."""
+  from jaxgan.logging import images_to_uint8
+  inputs = np.asarray(inputs)
+  if obj.mask and masks is None:
+    raise ValueError("this model inpaints: give a mask with every input")
+  fn = jax.jit(obj.translate)
+  out = []
+  for i in range(0, len(inputs), batch):
+    x = inputs[i:i + batch]
+    m = None if masks is None else np.asarray(masks[i:i + batch], bool)
+    pad = batch - len(x) if len(inputs) > batch else 0
+    if pad:
+      x = np.concatenate([x, np.zeros((pad,) + x.shape[1:], x.dtype)])
+      m = None if m is None else np.concatenate([m, np.zeros((pad,) + m.shape[1:], bool)])
+    key = None if noise_seed is None else jax.random.fold_in(jax.random.key(noise_seed), i)
+    y = fn(g_params, g_vars, jnp.asarray(x, jnp.float32) / 127.5 - 1.0, None if m is None else jnp.asarray(m), key)
+    out.append(np.asarray(images_to_uint8(y))[:len(x) - pad])
+  return np.concatenate(out)
+
+
+def eval_pairs(config, split: str = "test", num: int = 0) -> dict:
+  """The run's paired dataset (`config.data`) in `split` (default MNIST's test digits), first `num` items (0: all):
+  {"inputs", "targets", "labels" (None when unlabelled), "masks" (None unless inpainting)}."""
+  from jaxgan import data as data_lib
+  cfg = config.data.copy_and_resolve_references()
+  with cfg.unlocked():
+    cfg.split = split
+    cfg.num = int(num)
+  data = data_lib.load(cfg)
+  idx = np.arange(data.num)
+  return {"inputs": data.read("input", idx), "targets": data.read("target", idx),
+          "labels": data.labels if data.has_labels else None,
+          "masks": data.read("mask", idx) if "mask" in data.stream_names else None}

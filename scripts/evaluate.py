@@ -4,7 +4,10 @@
   python scripts/evaluate.py --samples=points.npz --metric=mixture --dataset=grid25
   python scripts/evaluate.py --workdir=runs/mnist_fast --metric=mnist_fd [--num=5000] [--ema=auto|true|false]
 
-FILE.npz holds `images` (uint8 N×H×W×C) or `points` (float N×2). Metrics: see jaxgan.metrics.METRICS.
+FILE.npz holds `images` (uint8 N×H×W×C) or `points` (float N×2); for the image-to-image metrics (psnr, ssim,
+judge_accuracy, translation) also `targets` (uint8, as `images`) and `labels` (the digits' classes). --workdir of a
+pix2pix run translates its dataset's test split (MNIST test digits; --num of them). Metrics: see
+jaxgan.metrics.METRICS.
 Bad input prints one error line on stderr and exits with status 2.
 """
 import json
@@ -45,7 +48,16 @@ def load_samples(path: str) -> Dict[str, np.ndarray]:
       images = z["images"]
       if images.dtype != np.uint8 or images.ndim != 4:
         raise UsageError(f"{path}: `images` must be uint8 N×H×W×C, got {images.dtype} {images.shape}")
-      return {"images": images}
+      out = {"images": images}
+      if "targets" in z.files:  # image-to-image outputs and what they should have been (psnr, ssim)
+        out["targets"] = z["targets"]
+        if out["targets"].shape != images.shape:
+          raise UsageError(f"{path}: `targets` {out['targets'].shape} must match `images` {images.shape}")
+      if "labels" in z.files:  # the digits' true classes (judge_accuracy)
+        out["labels"] = z["labels"]
+        if out["labels"].ndim != 1 or len(out["labels"]) != len(images):
+          raise UsageError(f"{path}: `labels` must be one integer per image, got shape {out['labels'].shape}")
+      return out
     if "points" in z.files:
       points = z["points"]
       if points.ndim != 2 or points.shape[1] != 2 or not np.issubdtype(points.dtype, np.floating):
@@ -62,6 +74,14 @@ def samples_from_workdir(workdir: str) -> Dict[str, np.ndarray]:
   from jaxgan.sampling import full_size, generate, load_run  # pylint: disable=g-import-not-at-top
   try:
     run = load_run(workdir)
+    if run.config.get("objective", "gan") == "pix2pix":  # translate the run's held-out pairs (MNIST test digits)
+      from jaxgan.pix2pix import eval_pairs, translate_uint8  # pylint: disable=g-import-not-at-top
+      pairs = eval_pairs(run.config, "test", _NUM.value)
+      out = {"images": translate_uint8(run.gan, run.state.params("g"), run.state.vars("g"), pairs["inputs"],
+                                       pairs["masks"]), "targets": pairs["targets"]}
+      if pairs["labels"] is not None:
+        out["labels"] = pairs["labels"]
+      return out
     x = generate(run, _NUM.value, seed=0, ema={"auto": None, "true": True, "false": False}[_EMA.value])
     x = full_size(x, run.gan.image_shape)  # a Progressive GAN's checkpoint before its last stage: enlarged
   except (FileNotFoundError, ValueError, CheckpointError) as e:
@@ -87,6 +107,9 @@ def run_metric(metric: str, images: Optional[np.ndarray] = None, points: Optiona
                **kw: Any) -> Dict[str, Any]:
   """Evaluates `metric`; the reusable core (e.g. for samples drawn from a checkpoint)."""
   from jaxgan import metrics  # pylint: disable=g-import-not-at-top
+  if metric not in metrics.PAIRED:  # targets and labels are for the image-to-image metrics only
+    kw.pop("targets", None)
+    kw.pop("labels", None)
   if metric in ("mixture", "prdc") and points is not None:
     kw.setdefault("dataset", "ring8")
   else:

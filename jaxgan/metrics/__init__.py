@@ -5,6 +5,8 @@
   stacked_mnist  distinct digit triples (of 1,000) and KL to uniform, judge per channel (images N×28×28×3)
   mixture        modes / high-quality fraction / reverse KL on ring8 or grid25 (points N×2; kw dataset=)
   prdc           precision, recall, density, coverage (judge features for digits, Inception otherwise, raw for points)
+  psnr, ssim, judge_accuracy, translation   image-to-image outputs vs `targets=` (and digit `labels=`):
+                 PSNR, SSIM, the judge's accuracy, all of them with the judge's FD (jaxgan.metrics.paired)
   fid, kid, is   Inception metrics (need Inception weights, see jaxgan.metrics.inception;
                  kw reference=, inception_path=)
   scene_seg      label map → image (scenes): the scene segmenter's mIoU and pixel accuracy on the images against
@@ -183,7 +185,18 @@ def _scene(fn: str, **kw) -> Dict[str, Any]:
   return getattr(scene_segmenter, fn)(**kw)
 
 
+def _paired(name: str) -> Callable[..., Dict[str, Any]]:
+  """An image-to-image metric of jaxgan.metrics.paired (kw targets=, labels=, judge_path=), imported when used."""
+  def fn(**kw):
+    from jaxgan.metrics import paired  # pylint: disable=g-import-not-at-top
+    return paired.PAIRED_METRICS[name](**kw)
+  return fn
+
+
+PAIRED = ("psnr", "ssim", "judge_accuracy", "translation")  # need targets= (and labels=): image-to-image outputs
+
 METRICS: Dict[str, Callable[..., Dict[str, Any]]] = {
+    **{name: _paired(name) for name in PAIRED},
     "mnist_fd": _mnist_fd,
     "mnist_score": _mnist_score,
     "fid": _fid,
