@@ -159,6 +159,18 @@ def test_resume_is_bit_exact(tmp_path):
   a = Trainer(c, str(tmp_path / "a"), devices=jax.devices()[:2], quiet=True).state
   chex.assert_trees_all_equal(jax.device_get(a.players), jax.device_get(t.state.players))
   assert (tmp_path / "a" / "samples" / "step_0000004.png").exists()
+  # translate.py's label-map path: a palette PNG of another size in, images out
+  from PIL import Image
+  from jaxgan.data.label_maps import translate_file
+  from jaxgan.sampling import load_run
+  m = np.full((32, 32), 11, np.uint8)
+  m[8:20, 8:16] = 7
+  Image.fromarray(scenes.colorize(m)).save(tmp_path / "map.png")
+  msg = translate_file(load_run(str(tmp_path / "a")), str(tmp_path / "map.png"), str(tmp_path / "out.npz"))
+  assert "1 label maps" in msg
+  with np.load(tmp_path / "out.npz", allow_pickle=False) as z:
+    assert z["outputs"].shape == (1, 64, 64, 3) and z["outputs"].dtype == np.uint8
+    np.testing.assert_array_equal(z["label_maps"][0], np.repeat(np.repeat(m, 2, 0), 2, 1))
 
 
 def test_miou_and_pixel_accuracy_on_a_hand_case():

@@ -87,3 +87,25 @@ def read_label_maps(path: str, num_classes: int, palette: Optional[np.ndarray] =
     arr = np.stack([_resize(a, size) for a in arr]) if size is not None else arr
     return _check(arr, num_classes, path), [f"{i}" for i in range(len(arr))]
   return read_label_map_png(path, num_classes, palette, size)[None], [os.path.basename(path)]
+
+
+def translate_file(run, path: str, out: str, grid: Optional[str] = None, noise_seed: Optional[int] = None) -> str:
+  """scripts/translate.py for a label-map run (objective spade or pix2pix_map): label maps from `path` (any form
+  `read_label_maps` takes; PNGs in the scenes palette or as index PNGs; other sizes resized nearest) → `out` .npz
+  with `outputs` (uint8 N×H×W×C) and `label_maps`; `grid`: a PNG of map (palette) | output for the first 16.
+  Returns the line to print; ValueErrors for anything that does not fit, and then nothing is written."""
+  from jaxgan.data.scenes import PALETTE, colorize
+  from jaxgan.metrics.scene_segmenter import translate_scenes
+  gan = run.gan
+  h, w = tuple(gan.image_shape)[:2]
+  maps, _ = read_label_maps(path, int(gan.map_classes), PALETTE[:int(gan.map_classes)], size=(h, w))
+  outputs = translate_scenes(gan, run.state, maps, seed=noise_seed)  # None: SPADE's z of key 0, pix2pix no dropout
+  tmp = out[:-4] + ".tmp.npz"
+  np.savez_compressed(tmp, outputs=outputs, label_maps=maps)
+  os.replace(tmp, out)
+  if grid:
+    from jaxgan.logging import save_image_grid
+    n = min(16, len(outputs))
+    rows = np.stack([colorize(maps[:n]), outputs[:n]], axis=1)
+    save_image_grid(rows.reshape((-1,) + rows.shape[2:]), grid, nrow=2)
+  return f"translated {len(outputs)} label maps with {run.config.get('objective')} run (step {run.step}) -> {out}"

@@ -200,10 +200,12 @@ def digit_fd(fake: np.ndarray, real: np.ndarray, boxes: np.ndarray, judge_path: 
 SCENE_METRICS = ("scene_seg", "scene_digit_fd")
 
 
-def translate_scenes(gan, state, maps: np.ndarray, batch: int = 100) -> np.ndarray:
-  """uint8 images a label-map run (`spade` or `pix2pix_map`) makes from int maps, in fixed batches (z of key 0)."""
+def translate_scenes(gan, state, maps: np.ndarray, batch: int = 100, seed: Optional[int] = None) -> np.ndarray:
+  """uint8 images a label-map run (`spade` or `pix2pix_map`) makes from int maps, in fixed batches: SPADE from
+  noise draws z from key `seed` (default 0); pix2pix samples its dropout noise only with a `seed`."""
   from jaxgan.logging import images_to_uint8
-  fn = jax.jit(lambda p, v, m: gan.translate_maps(p, v, m, key=jax.random.key(0)))
+  key = None if seed is None else jax.random.key(int(seed))  # None: SPADE's translate uses key 0 for z
+  fn = jax.jit(lambda p, v, m: gan.translate_maps(p, v, m, key=key))
   out = []
   for s in range(0, len(maps), batch):
     chunk = maps[s:s + batch]
