@@ -10,6 +10,7 @@ from typing import Optional
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 
 from jaxgan.objective import register
 from jaxgan.pix2pix import Pix2Pix, build_pix2pix
@@ -46,7 +47,7 @@ def build_pix2pix_map(config, axis_name: Optional[str] = None) -> Pix2PixMap:
   if bool((config.get("pix2pix", None) or {}).get("mask", False)):
     raise ValueError("objective 'pix2pix_map' translates label maps; pix2pix.mask (inpainting) does not apply")
   h, w = tuple(config.model.image_shape)[:2]
-  config = config.copy_and_resolve_references()
+  config = ml_collections.ConfigDict(config.to_dict())  # an unlocked copy (train.py locks its config)
   config.model.input_shape = (h, w, classes)
   base = build_pix2pix(config, axis_name)
   fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(base)}
