@@ -186,6 +186,8 @@ MODULES = {
     "fanogan": "jaxgan.fanogan",
     "ganomaly": "jaxgan.ganomaly",
     "stylegan2": "jaxgan.stylegan2",
+    "spade": "jaxgan.spade",
+    "pix2pix_map": "jaxgan.pix2pix_maps",
 }
 
 

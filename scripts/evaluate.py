@@ -89,6 +89,20 @@ def samples_from_workdir(workdir: str) -> Dict[str, np.ndarray]:
   return {"points": x} if x.ndim == 2 else {"images": x}
 
 
+def scene_samples(lib) -> Dict[str, np.ndarray]:
+  """scene_seg / scene_digit_fd: --workdir of a label-map run (spade, pix2pix_map) translates the first --num test
+  scenes; --samples is an npz with `images`, `label_maps` (and `boxes`, `reals` for scene_digit_fd)."""
+  from jaxgan.checkpoint import CheckpointError  # pylint: disable=g-import-not-at-top
+  if not _SAMPLES.value and not _WORKDIR.value:
+    raise UsageError("give --samples=FILE.npz or --workdir=DIR")
+  if _NUM.value <= 0:
+    raise UsageError(f"--num must be positive, got {_NUM.value}")
+  try:
+    return lib.scene_samples(_WORKDIR.value, _NUM.value) if _WORKDIR.value else lib.load_scene_samples(_SAMPLES.value)
+  except (FileNotFoundError, ValueError, CheckpointError) as e:
+    raise UsageError(str(e)) from e
+
+
 def run_metric(metric: str, images: Optional[np.ndarray] = None, points: Optional[np.ndarray] = None,
                **kw: Any) -> Dict[str, Any]:
   """Evaluates `metric`; the reusable core (e.g. for samples drawn from a checkpoint)."""
@@ -127,7 +141,11 @@ def main(argv):
       raise UsageError(f"unknown metric {_METRIC.value!r}; known metrics: {', '.join(sorted(METRICS))}")
     if _WORKDIR.value and _SAMPLES.value:
       raise UsageError("give --samples or --workdir, not both")
-    samples = samples_from_workdir(_WORKDIR.value) if _WORKDIR.value else load_samples(_SAMPLES.value)
+    if _METRIC.value in ("scene_seg", "scene_digit_fd"):  # label map → image: test scenes' maps, boxes, reals
+      from jaxgan.metrics import scene_segmenter  # pylint: disable=g-import-not-at-top
+      samples = scene_samples(scene_segmenter)
+    else:
+      samples = samples_from_workdir(_WORKDIR.value) if _WORKDIR.value else load_samples(_SAMPLES.value)
     if _DATASET.value not in ("ring8", "grid25"):
       raise UsageError(f"unknown --dataset {_DATASET.value!r}; use ring8 or grid25")
     result = run_metric(_METRIC.value, dataset=_DATASET.value, **samples)

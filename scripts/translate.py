@@ -94,6 +94,10 @@ def main(argv):
   from jaxgan.sampling import load_run
   try:
     run = load_run(_WORKDIR.value)
+    if hasattr(run.gan, "translate_maps"):  # a label-map run (spade, pix2pix_map): jaxgan/data/label_maps.py
+      from jaxgan.data.label_maps import translate_file
+      print(translate_file(run, _INPUT.value, _OUT.value, _GRID.value, _NOISE.value))
+      return
     if run.config.get("objective", "gan") != "pix2pix":
       raise ValueError(f"{_WORKDIR.value} is a {run.config.get('objective', 'gan')} run, not an image-to-image "
                        f"(pix2pix) one")

@@ -362,3 +362,10 @@ def test_lazy_mode_per_backend_and_model():
   conv.lazy = "sometimes"
   with pytest.raises(ValueError, match="config.lazy must be"):
     lazy_cond_default(conv)
+
+
+def test_every_listed_family_registers_its_objective_when_imported():
+  import importlib
+  for name, module in objective_lib.MODULES.items():
+    importlib.import_module(module)
+    assert name in objective_lib._REGISTRY, f"{module} does not register {name!r}"

@@ -7,7 +7,8 @@ stacked as RGB, 1,000 classes; `data.num` images, default 100k), `tfds:<name>` (
 `tfds.data_source`; its `label` feature when present), or a path to a `.npz`/`.npy` file or a folder of images.
 Class labels (for conditional GANs) come from the dataset: MNIST digits, TFDS `label`, an `.npz` `labels` array.
 `data.pad` pads every image with zeros on each side (MNIST 28×28 → 32×32 for networks that want a power of two).
-Image-to-image pairs: `sr:<base>`, `inpaint:<base>`, `paired:<path>` (jaxgan/data/paired.py) carry the aligned
+`scenes`: 64×64 digit scenes with coarse label maps (streams `input` = int32 map, `target` = image, `boxes`;
+jaxgan/data/scenes.py; `data.num`, `data.seed`, `data.split`). Image-to-image pairs: `sr:<base>`, `inpaint:<base>`, `paired:<path>` (jaxgan/data/paired.py) carry the aligned
 streams `input`, `target` (their `real` images), `mask` (inpainting) and the base's `labels`; see `ImageData`.
 `data.classes = (c, ...)` keeps only the images of those classes (one-class training for anomaly detection).
 """
@@ -210,6 +211,13 @@ def _load(data_cfg, resident_max_bytes: int) -> ImageData:
     except (FileNotFoundError, ValueError) as e:
       raise DataError(str(e)) from None
     return _from_array(name, p["images"], p["labels"], p["arrays"], p["aliases"])
+  if name == "scenes":  # digit scenes with coarse label maps (jaxgan/data/scenes.py): input = map, target = image
+    from jaxgan.data.scenes import load_scenes
+    try:
+      sc = load_scenes(int(data_cfg.get("num", 6000)), int(data_cfg.get("seed", 0)), str(data_cfg.get("split", "train")))
+    except (FileNotFoundError, ValueError) as e:
+      raise DataError(f"scenes: {e}") from None
+    return _from_array(name, sc.images, None, {"input": sc.label_maps, "boxes": sc.boxes}, {"target": "real"})
   if name.startswith("mixture:"):
     import jax
     from jaxgan.data.mixtures import sample_mixture

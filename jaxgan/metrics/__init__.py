@@ -9,6 +9,9 @@
                  PSNR, SSIM, the judge's accuracy, all of them with the judge's FD (jaxgan.metrics.paired)
   fid, kid, is   Inception metrics (need Inception weights, see jaxgan.metrics.inception;
                  kw reference=, inception_path=)
+  scene_seg      label map → image (scenes): the scene segmenter's mIoU and pixel accuracy on the images against
+                 `label_maps=` (and its real-image ceiling); scene_digit_fd: judge FD of digits cropped at `boxes=`
+                 from the images vs from `reals=` (jaxgan.metrics.scene_segmenter)
 
 Every result is a JSON-ready dict (Python scalars and lists; a non-finite value becomes None). Submodules are
 imported lazily so `import jaxgan.metrics` stays cheap.
@@ -179,6 +182,11 @@ def _prdc(images=None, points=None, dataset="ring8", reference=None, judge_path=
   return out
 
 
+def _scene(fn: str, **kw) -> Dict[str, Any]:
+  from jaxgan.metrics import scene_segmenter  # pylint: disable=g-import-not-at-top
+  return getattr(scene_segmenter, fn)(**kw)
+
+
 def _paired(name: str) -> Callable[..., Dict[str, Any]]:
   """An image-to-image metric of jaxgan.metrics.paired (kw targets=, labels=, judge_path=), imported when used."""
   def fn(**kw):
@@ -199,6 +207,8 @@ METRICS: Dict[str, Callable[..., Dict[str, Any]]] = {
     "prdc": _prdc,
     "mixture": _mixture,
     "stacked_mnist": _stacked_mnist,
+    "scene_seg": lambda **kw: _scene("scene_seg_metric", **kw),
+    "scene_digit_fd": lambda **kw: _scene("scene_digit_fd_metric", **kw),
 }
 
 
