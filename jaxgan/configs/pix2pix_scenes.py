@@ -6,7 +6,7 @@ The pix2pix objective (jaxgan/pix2pix.py: U-Net G, PatchGAN D on input ⊕ outpu
 100·L1, dropout as noise) with the label map one-hot encoded as G's input (objective "pix2pix_map",
 jaxgan/pix2pix_maps.py). Sized so that G and D together have within 20 % of spade_scenes' parameters (and G
 alone too; tests/test_spade.py checks), trained with the same batch and steps. Budget and scores:
-/work/notes/spade.md.
+docs/image_to_image.md.
 """
 from jaxgan.configs import base
 from jaxgan.data import scenes

@@ -6,7 +6,7 @@ G: the SPADE generator from the label map downsampled to 4×4 (the paper's choic
 blocks of 32, 32, 16, 16, 8 channels (SPADE's hidden convs: 16) (instance norm modulated by the one-hot map); D: two PatchGANs (64 and 32 px, 16-64 channels)
 on map ⊕ image with spectral norm; hinge loss + feature matching (λ_FM = 10); the paper's TTUR (Adam β = (0, 0.9),
 lr_G 1e-4, lr_D 4e-4). The VAE encoder (multi-modal outputs, KL term λ 0.05): `--config.model.use_vae=True`
-(it sets G's start to noise). Budget and scores: /work/notes/spade.md (CPU budget measured there).
+(it sets G's start to noise). Budget and scores: docs/image_to_image.md.
 """
 from jaxgan.configs import base
 from jaxgan.data import scenes

@@ -7,7 +7,7 @@
 32×32 RGB, channel base 4096 (at most 256 channels), z and w of 512, 2 mapping layers, batch 16, D's
 minibatch-stddev groups of 4, R1 γ by NVIDIA's auto formula (0.0002·32²/16 = 0.0128) every 16 steps, path-length
 weight 2 every 4 steps, style mixing 0.9, G's EMA, Adam lr 0.0025 β (0, 0.99), no augmentation. The ADA row:
-`--config.augment=ada` (the bgc pipeline, starting at p = 0.2 as the driver's `--aug=ada` holds it). Data: the
+`--config.augment=fixed` (the bgc pipeline at p = config.ada.p = 0.2, held fixed as the driver's `--aug=ada`). Data: the
 emoji at 32 px (the driver draws random pixels; the step's cost does not depend on them).
 """
 from jaxgan.configs import base

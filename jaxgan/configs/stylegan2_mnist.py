@@ -8,8 +8,8 @@ batch·10/32 kimg ramped up over the first images, Adam lr 0.0025 β (0, 0.99) w
 (bgc, p adapted every 4 steps towards a real-sign rate of 0.6; 5,000 digits is a small dataset, where ADA helps).
 Narrow for a CPU: channel_base 512, at most 64 channels (64, 64, 32, 16 at 4, 8, 16, 32 px), z and w of 64, 2
 mapping layers; the 28×28 digits centred in 32×32 (data.pad = 2: the networks double from 4×4).
-The judge's FD is scored every 1,000 steps; the budget and score are in /work/notes/sg2-objective.md until a
-run on a free machine fills them in (not measured in this session: the machine was shared by 8 helpers).
+The judge's FD is scored every 1,000 steps; its FD curve against CPU-minutes is not measured yet
+(docs/stylegan2.md#status).
 """
 from jaxgan.configs import base
 

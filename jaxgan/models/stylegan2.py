@@ -167,7 +167,7 @@ def _transposed_conv_phases(x: Array, w: Array) -> Array:
   Along one axis y[n] = Σ_m x[m]·w[n − 2m], so even outputs y[2j] = x[j]·w[0] + x[j−1]·w[2] and odd ones
   y[2j+1] = x[j]·w[1]: four small stride-1 convs (2×2, 2×1, 1×2, 1×1 taps) of the input, interleaved. XLA:CPU
   runs the lhs-dilated conv (and its weight gradient) on a slow path: fwd+bwd at [16, 16, 16, 256] → 128 channels
-  this took 2.2 s against 17.8 s for `lax` on the loaded 2-core machine (notes/sg2-nets.md)."""
+  this took 2.2 s against 17.8 s for `lax` on the loaded 2-core machine (benchmarks/upconv_bench.py)."""
   if w.shape[:2] != (3, 3):
     raise ValueError(f"stylegan2: the phase-decomposed up-conv needs a 3×3 kernel, got {w.shape}")
   b, h, wd, _ = x.shape
