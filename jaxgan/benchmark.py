@@ -13,7 +13,7 @@ import numpy as np
 
 from jaxgan import data as data_lib
 from jaxgan import objective as objective_lib
-from jaxgan.loop import has_lazy_phases, make_train_fn
+from jaxgan.loop import call_start, make_train_fn
 from jaxgan.parallel import make_mesh, replicate, replicated
 from jaxgan.trainer import choose_k, validate
 
@@ -30,7 +30,7 @@ def benchmark(config, steps: int = 300, devices=None, t_start: Optional[float] =
   data_lib.check_shape(data, gan.image_shape)
   backend = jax.default_backend()
   k, unroll = choose_k(config, backend)
-  start = (0, k) if has_lazy_phases(gan) and unroll >= k else None  # as the trainer's calls (steps 0, K, 2K, …)
+  start = call_start(gan, 0, k, unroll)  # as the trainer's calls (steps 0, K, 2K, …)
   fn = make_train_fn(gan, mesh, int(config.batch_size), k, unroll, resident=True, start=start)
   t0 = time.perf_counter()
   state = jax.block_until_ready(replicate(gan.init_state(int(config.seed)), mesh))

@@ -46,6 +46,12 @@ def has_lazy_phases(obj: Objective) -> bool:
   return any(p.interval > 1 and not p.repeat for p in obj.phases)
 
 
+def call_start(obj: Objective, step: int, k: int, unroll: int):
+  """`make_train_fn`'s `start` for a call beginning at `step` when calls are K steps apart: (step mod K, K) for an
+  objective with lazy phases run fully unrolled (each step's lazy phases then known), else None (one program)."""
+  return (step % k, k) if has_lazy_phases(obj) and unroll >= k else None
+
+
 def make_train_fn(obj: Objective, mesh, batch_size: int, k: int, unroll: int = 1, resident: bool = True,
                   start=None):
   """Compiled K-step function. `obj` must have been built with axis_name='data'. `start` = (r, m): every call

@@ -22,7 +22,7 @@ from jaxgan import logging as log_lib
 from jaxgan import sampling
 from jaxgan import objective as objective_lib
 from jaxgan.state import STATE_FORMAT
-from jaxgan.loop import has_lazy_phases, make_train_fn
+from jaxgan.loop import call_start, make_train_fn
 from jaxgan.models import is_convolutional
 from jaxgan.parallel import check_batch, make_mesh, replicate, replicated
 
@@ -160,7 +160,7 @@ class Trainer:
     fully unrolled (conv models on XLA:CPU): one per residue of the call's first step mod the configured K, which
     tells every step's lazy phases whether they run (loop.make_train_fn)."""
     gan = self.gan.for_stage(stage)
-    start = (step % self.k, self.k) if has_lazy_phases(gan) and self.unroll >= self.k else None
+    start = call_start(gan, step, self.k, self.unroll)
     if (k, stage, start) not in self._fns:
       self._fns[(k, stage, start)] = make_train_fn(gan, self.mesh, self.batch_at(stage), k, min(self.unroll, k),
                                                    resident=self.resident, start=start)
