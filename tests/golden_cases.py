@@ -18,6 +18,7 @@ if __name__ == "__main__":  # the same XLA flags as the suite (tests/conftest.py
   import conftest  # noqa: F401  (not `tests.conftest`: site-packages may hold a `tests` package)
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 GOLDEN_DIR = os.path.join(os.path.dirname(__file__), "data", "golden")
@@ -69,11 +70,31 @@ CASES = {
                      "augment": "ada" if name != "stylegan2_bench32" else "fixed"}, False)
        for name, channels in (("stylegan2_bench32", 3), ("stylegan2_mnist", 1), ("stylegan2_emoji", 3),
                               ("stylegan2_cifar10", 3))},
+    # Image to image, applications: small widths on the presets' own image sizes; the paired streams are
+    # synthetic too, with the dtypes and value ranges of the preset's dataset (`synthetic_data`)
+    "pix2pix_sr_mnist": ("pix2pix_sr_mnist", {"model.base": 4, "model.max_features": 8, "model.d_base": 4}, False),
+    "pix2pix_inpaint_mnist": ("pix2pix_inpaint_mnist", {"model.base": 4, "model.max_features": 8,
+                                                        "model.d_base": 4}, False),
+    "pix2pix_scenes": ("pix2pix_scenes", {"model.base": 4, "model.max_features": 4, "model.d_base": 4,
+                                          "data.num": 48}, False),
+    "spade_scenes": ("spade_scenes", {"model.widths": (8, 8, 4, 4, 4), "model.spade_hidden": 4, "model.d_width": 4,
+                                      "model.latent_dim": 8, "data.num": 48}, False),
+    "fanogan_mnist": ("fanogan_mnist", {"model.width": 0.0625, "model.latent_dim": 8, "fanogan.gan_steps": STEPS},
+                      False),
+    "ganomaly_mnist": ("ganomaly_mnist", {"model.width": 0.0625, "model.latent_dim": 8}, False),
+    "ssl_mnist": ("ssl_mnist", {"model.ssl_g_hidden": (16, 16), "model.ssl_d_hidden": (16, 16, 8),
+                                "model.latent_dim": 8, "ssl.labels_per_class": 2, "ssl.labelled_batch": 8}, False),
     "r2_skip": ("mlp_mnist", {"model.width": 0.0625, "penalty.name": "r2", "penalty.weight": 1.0,
                               "nonfinite": "skip", "model.mbdisc": 3, "model.mbdisc_group": 2,
                               "augment": "translation,cutout,color", "optim.g.name": "sgd",
                               "optim.g.momentum": 0.9, "optim.g.clip": 0.5}, False),
 }
+
+
+# On four devices, a case per kind of step (resident and streamed data, n_critic > 1, BatchNorm D, packing +
+# minibatch layers, penalties, conditional G and D, InfoGAN, skipping non-finite updates, stages).
+FOUR = ("mlp_mnist_stable", "mnist_fast_streamed", "wgan_gp_streamed", "stacked_mnist", "acgan", "infogan",
+        "r2_skip", "ring8", "sngan_cifar10", "progan_mnist")
 
 
 def config_for(name):
@@ -91,9 +112,10 @@ def config_for(name):
   return c         # tests/test_objective.py
 
 
-def synthetic_data(config):
+def synthetic_data(config, streams=("real",)):
   """A fixed synthetic dataset of the config's shape: uint8 images (float points for 2-D models), int labels
-  when the model is conditional."""
+  when the model is conditional, and random extra streams (`input`, `mask`, label maps) of the shapes, dtypes
+  and value ranges that the preset's own dataset gives them (only those are read from it)."""
   shape = tuple(config.model.image_shape)
   rng = np.random.default_rng(0)
   n = 48
@@ -102,8 +124,22 @@ def synthetic_data(config):
   else:
     images = rng.integers(0, 256, size=(n,) + shape, dtype=np.uint8)
   classes = int(config.model.get("num_classes", 0) or 0)
+  if config.get("objective") == "ssl":
+    classes = int(config.model.ssl_classes)
   labels = rng.integers(0, classes, size=n).astype(np.int32) if classes else None
-  return images, labels
+  extra = [name for name in streams if name not in ("real", "target", "labels")]
+  arrays = {}
+  if extra:
+    from jaxgan import data as data_lib
+    like = data_lib.load(config.data)
+    for name in extra:
+      x = np.asarray(like.read(name, np.arange(8)))
+      lo, hi = x.min(), x.max()
+      if np.issubdtype(x.dtype, np.integer) or x.dtype == bool:
+        arrays[name] = rng.integers(int(lo), int(hi) + 1, size=(n,) + x.shape[1:]).astype(x.dtype)
+      else:
+        arrays[name] = rng.uniform(float(lo), float(hi), size=(n,) + x.shape[1:]).astype(x.dtype)
+  return images, labels, arrays
 
 
 def flatten(prefix, tree):
@@ -123,15 +159,21 @@ def run(name, n_devices):
   from jaxgan.parallel import make_mesh, replicate, replicated
   config = config_for(name)
   streamed = CASES[name][2]
-  images, labels = synthetic_data(config)
   mesh = make_mesh(jax.devices()[:n_devices])
-  gan = objective_lib.build(config, "data")
+  def build(axis_name):
+    if config.get("objective") == "ssl":  # its labelled digits come from the (synthetic) pool, not a dataset
+      from jaxgan import ssl
+      return ssl.build_ssl(config, axis_name, pool=synthetic_data(config)[:2])
+    return objective_lib.build(config, axis_name)
+
+  gan = build("data")
+  images, labels, arrays = synthetic_data(config, gan.streams)
   gan.check_batch(BATCH, n_devices)
   if int(config.data.get("clusters", 0) or 0):
     gan = gan.with_label_prior(np.bincount(labels, minlength=gan.num_classes))
   state = replicate(gan.init_state(int(config.seed)), mesh)
   fn = make_train_fn(gan, mesh, BATCH, STEPS, 1, resident=not streamed)
-  data = data_lib._from_array("golden", images, labels)
+  data = data_lib._from_array("golden", images, labels, arrays, aliases={"target": "real"})
   if streamed:
     spec = jax.sharding.PartitionSpec(*((None, None) if gan.n_critic > 1 else (None,)), "data")
     it = data_lib.stream(data, BATCH, gan.n_critic, STEPS, int(config.seed), 0,
@@ -156,10 +198,20 @@ def run(name, n_devices):
   if "g" in state.ema:
     out.update(flatten("g/ema", state.ema["g"]))
   out.update({f"metrics/{k}": np.asarray(v) for k, v in jax.device_get(metrics).items()})
-  z = gan.sample_latents(jax.random.key(1), 8)
-  y = gan.sample_labels(8, jax.random.key(2))
   params = state.ema.get("g", state.params("g"))
-  out["samples"] = np.asarray(gan.generate(params, state.vars("g"), z, y, **gan.sample_kwargs(state)))
+  gan = build(None)  # sampling runs outside shard_map
+  gan = gan.for_stage(gan.num_stages - 1) if gan.num_stages > 1 else gan
+  idx = np.arange(8)
+  if hasattr(gan, "translate_maps"):  # label map -> image (SPADE, pix2pix on maps)
+    samples = gan.translate_maps(params, state.vars("g"), data.read("input", idx), jax.random.key(1))
+  elif hasattr(gan, "translate"):  # image -> image (pix2pix)
+    inputs = jnp.asarray(data.read("input", idx), jnp.float32) / 127.5 - 1.0
+    samples = gan.translate(params, state.vars("g"), inputs, data.read("mask", idx) if gan.mask else None)
+  else:
+    z = gan.sample_latents(jax.random.key(1), 8)
+    y = gan.sample_labels(8, jax.random.key(2))
+    samples = gan.generate(params, state.vars("g"), z, y, **gan.sample_kwargs(state))
+  out["samples"] = np.asarray(samples)
   return out
 
 
@@ -183,27 +235,78 @@ def path(n_devices, directory=GOLDEN_DIR):
   return os.path.join(directory, f"golden_{n_devices}dev.npz")
 
 
+# Another CPU rounds some operations differently (another vector width, another reduction order). Most leaves
+# agree to ~1e-7 across machines; a few amplify that rounding (a leaf moved by Adam's first, sign-like steps where
+# its gradient is small). The record measures each leaf's sensitivity: the same cases, compiled for an older ISA
+# in a child process (another vector width: what an AVX-512, AVX2 or older CPU changes), and keeps the distance
+# between the two runs as `<leaf>#spread`. The test allows a leaf max(1e-5·|x|, SPREAD_FACTOR·spread).
+OTHER_ISA = "--xla_cpu_max_isa=SSE4_2"
+SPREAD = "#spread"
+
+
+def _other_isa(names, n_devices):
+  """Starts the cases on `n_devices` in a child process compiled for OTHER_ISA; returns a function that waits
+  for it and gives its compact outputs."""
+  import subprocess
+  import tempfile
+  env = dict(os.environ, XLA_FLAGS=(os.environ.get("XLA_FLAGS", "") + " " + OTHER_ISA).strip())
+  tmp = tempfile.mkdtemp()
+  out = os.path.join(tmp, "other.npz")
+  child = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--dump", out, str(n_devices), *names],
+                           env=env)
+
+  def wait():
+    if child.wait() != 0:
+      raise RuntimeError(f"the {OTHER_ISA} run failed (exit {child.returncode})")
+    with np.load(out, allow_pickle=False) as f:
+      rows = {k: f[k] for k in f.files}
+    os.remove(out)
+    os.rmdir(tmp)
+    return rows
+
+  return wait
+
+
+def _dump(out, n_devices, names):
+  rows = {}
+  for name in names:
+    rows.update({f"{name}/{key}": x for key, x in compact(run(name, n_devices)).items()})
+  np.savez(out, **rows)
+
+
 def record(names=None, directory=GOLDEN_DIR, full=False):
-  """Runs the cases and writes one npz per device count (keys `<case>/<canonical name>`); `full` keeps whole
-  leaves (for a bit-exact comparison outside the suite)."""
+  """Runs the cases and writes one npz per device count (keys `<case>/<canonical name>`, and each leaf's spread
+  across ISAs where it is not 0); `full` keeps whole leaves (for a bit-exact comparison outside the suite)."""
   os.makedirs(directory, exist_ok=True)
   for n in (1, 4):
+    names_n = [name for name in (names or CASES) if n == 1 or name in FOUR]
     rows = {}
-    if names and os.path.exists(path(n, directory)):  # named cases are (re)recorded beside the others
+    if os.path.exists(path(n, directory)) and names:  # the named cases beside the others
       with np.load(path(n, directory), allow_pickle=False) as f:
-        rows = {k: f[k] for k in f.files if k.split("/")[0] not in names}
-    for name in names or CASES:
+        rows = {k: f[k] for k in f.files if k.split("/")[0] not in names_n}
+    other = None if full else _other_isa(names_n, n)  # (started now, runs beside this process)
+    for name in names_n:
       out = run(name, n)
       for key, x in (out if full else compact(out)).items():
         rows[f"{name}/{key}"] = x
       print(f"recorded {name} on {n} device(s)", flush=True)
+    if other is not None:
+      other = other()
+      for key in [k for k in rows if k.split("/")[0] in names_n and not k.endswith(SPREAD)]:
+        spread = np.linalg.norm(np.asarray(rows[key], np.float64) - np.asarray(other[key], np.float64))
+        if spread > 0:
+          rows[key + SPREAD] = np.float64(spread)
+      print(f"measured the spread across ISAs on {n} device(s)", flush=True)
     np.savez_compressed(path(n, directory), **rows)
 
 
 def load(name, n_devices, directory=GOLDEN_DIR):
+  """({leaf: recorded value}, {leaf: spread across ISAs}) of one case."""
   prefix = name + "/"
   with np.load(path(n_devices, directory), allow_pickle=False) as f:
-    return {k[len(prefix):]: f[k] for k in f.files if k.startswith(prefix)}
+    rows = {k[len(prefix):]: f[k] for k in f.files if k.startswith(prefix)}
+  spread = {k[:-len(SPREAD)]: float(v) for k, v in rows.items() if k.endswith(SPREAD)}
+  return {k: v for k, v in rows.items() if not k.endswith(SPREAD)}, spread
 
 
 if __name__ == "__main__":
@@ -212,5 +315,7 @@ if __name__ == "__main__":
     record(args)
   elif "--record-full" in sys.argv:  # python tests/golden_cases.py --record-full DIR
     record(None, directory=args[0], full=True)
+  elif "--dump" in sys.argv:  # (the record's child) python tests/golden_cases.py --dump OUT N CASE ...
+    _dump(args[0], int(args[1]), args[2:])
   else:
     sys.exit(__doc__)

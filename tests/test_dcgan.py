@@ -108,13 +108,16 @@ def _param_count(tree):
   return sum(int(np.prod(a.shape)) for a in jax.tree.leaves(tree))
 
 
-def test_dcgan28_has_the_torch_peers_parameter_count():
-  # torch_dcgan28.py by formula: Linear (i+1)*o, Conv/ConvT i*o*16+o, BatchNorm 2c (running stats are buffers).
+def test_dcgan28_has_the_torch_peers_parameter_count_less_biases_before_batchnorm():
+  # torch_dcgan28.py by formula: Linear (i+1)*o, Conv/ConvT i*o*16+o, BatchNorm 2c (running stats are buffers);
+  # jaxgan drops the biases of layers a BatchNorm follows (it cancels them): the peer's count less those.
   lin = lambda i, o: i * o + o
   conv = lambda i, o: i * o * 16 + o
   bn = lambda c: 2 * c
   torch_g = lin(64, 1024) + bn(1024) + lin(1024, 6272) + bn(6272) + conv(128, 64) + bn(64) + conv(64, 1)
   torch_d = conv(1, 64) + conv(64, 128) + bn(128) + lin(6272, 1024) + bn(1024) + lin(1024, 1)
+  torch_g -= 1024 + 6272 + 64
+  torch_d -= 128 + 1024
   g, d = get_model("dcgan28")(_cfg((28, 28, 1), width=1.0, latent_dim=64), None)
   gv = jax.eval_shape(functools.partial(g.init, train=True), jax.random.key(0), jnp.zeros((2, 64)))
   dv = jax.eval_shape(functools.partial(d.init, train=True), jax.random.key(0), jnp.zeros((2, 28, 28, 1)))
@@ -204,7 +207,7 @@ def test_batchnorm_is_torch_equivalent_and_averages_over_the_device_axis():
   gv = _variables(g, z, train=True)
   x, new = jax.jit(lambda v, z: g.apply(v, z, train=True, mutable=["batch_stats"]))(gv, z)
 
-  h = z @ gv["params"]["Dense_0"]["kernel"] + gv["params"]["Dense_0"]["bias"]
+  h = z @ gv["params"]["Dense_0"]["kernel"]  # no bias: a BatchNorm follows
   old_mean = gv["batch_stats"]["BatchNorm_0"]["mean"]
   chex.assert_trees_all_close(new["batch_stats"]["BatchNorm_0"]["mean"], 0.9 * old_mean + 0.1 * h.mean(0), atol=1e-5)
 
@@ -213,3 +216,33 @@ def test_batchnorm_is_torch_equivalent_and_averages_over_the_device_axis():
                              in_specs=(P(), P("data")), out_specs=(P("data"), P())))
   x4, new4 = fn(gv, z)
   chex.assert_trees_all_close((x4, new4), (x, new), atol=1e-5)
+
+
+@pytest.mark.parametrize("name,shape,extra", [
+    ("dcgan28", (28, 28, 1), {}), ("dcgan", (32, 32, 3), {}), ("dcgan", (32, 32, 1), {"num_classes": 3}),
+    ("resnet", (32, 32, 3), {"num_classes": 3})])
+def test_no_parameter_has_a_structurally_zero_gradient(name, shape, extra):
+  """A bias just before a BatchNorm has a gradient of rounding noise (BN removes it), which Adam turns into ±lr
+  steps. Every parameter of G and D must get a real gradient: each leaf's gradient norm is a visible fraction of
+  the typical leaf's (structural zeros sit ~1e-7 below it)."""
+  cfg = _cfg(shape)
+  cfg.update(extra)
+  g, d = get_model(name)(cfg, None)
+  z = jax.random.normal(jax.random.key(0), (8, 16))
+  y = jnp.arange(8) % 3 if extra else None
+  gv = _variables(g, z, *([y] if extra else []), train=True)
+  x = jax.random.uniform(jax.random.key(1), (8, *shape), minval=-1, maxval=1)
+  dv = _variables(d, x, *([y] if extra else []), train=True)
+
+  def norms(module, variables, inp):
+    def loss(p):
+      out, _ = module.apply({**variables, "params": p}, inp, *([y] if extra else []), train=True,
+                            mutable=["batch_stats", "spectral"])
+      return jnp.sum(jnp.sin(3 * out))
+    grads = jax.grad(loss)(variables["params"])
+    return {jax.tree_util.keystr(k): float(jnp.linalg.norm(v)) for k, v in jax.tree_util.tree_leaves_with_path(grads)}
+
+  for who, n in (("G", norms(g, gv, z)), ("D", norms(d, dv, x))):
+    typical = float(np.median(list(n.values())))
+    dead = [k for k, v in n.items() if v < 1e-4 * typical]
+    assert not dead, f"{who} of {name}: no real gradient reaches {dead}"

@@ -2,7 +2,8 @@
 
 Two registered families:
   dcgan28  the 28x28 InfoGAN-style DCGAN of Lucic et al. 2018 (compare_gan v1), layer for layer the PyTorch peer
-           `shared/bench/torch_dcgan28.py`: same layers, same parameter count, so speed comparisons are fair.
+           `shared/bench/torch_dcgan28.py` (same layers, so speed comparisons are fair), less the peer's biases
+           before BatchNorms (below).
   dcgan    Radford et al. 2016 style for 28, 32 and 64-pixel images, 1 or 3 channels: 64 channels at the
            highest-resolution conv (torch dcgan's ngf/ndf), doubled at every halving of resolution.
 `width` (float, default 1 = the sizes above) scales every hidden layer of both, as in the `mlp` family.
@@ -14,6 +15,9 @@ minibatch-stddev feature (models/ops.py) to the input of D's last conv, as ProGA
 conv block; `dcgan28` has no such option (it stays layer for layer the PyTorch peer). `mbdisc` (kernels, default 0
 = off; `mbdisc_dim`, `mbdisc_group`) adds minibatch discrimination to D's flattened features (models/ops.py).
 
+No layer followed by a BatchNorm has a bias: BatchNorm subtracts the per-channel mean, so such a bias changes
+nothing but its gradient is rounding noise, and Adam turns noise into ±lr steps: a parameter that random-walks by
+the machine's rounding (it made runs differ between CPUs and between device counts).
 BatchNorm follows PyTorch: momentum 0.9 in flax terms (torch 0.1), eps 1e-5; statistics in "batch_stats", averaged
 over `axis_name` when given. Layers compute in `dtype`; parameters stay float32; outputs are float32.
 Optional cfg keys `conv_transpose_method` (layers.UP_METHODS or "auto", the default: fastest measured for the
@@ -61,10 +65,10 @@ class DCGAN28Generator(nn.Module):
   def __call__(self, z_BxZ: Array, train: bool = True) -> Array:
     bn = lambda: _bn(train, self.axis_name, self.dtype)
     c = lambda n: _scale(n, self.width)
-    x = nn.relu(bn()(nn.Dense(c(1024), dtype=self.dtype)(z_BxZ)))
-    x = nn.relu(bn()(nn.Dense(7 * 7 * c(128), dtype=self.dtype)(x)))
+    x = nn.relu(bn()(nn.Dense(c(1024), use_bias=False, dtype=self.dtype)(z_BxZ)))
+    x = nn.relu(bn()(nn.Dense(7 * 7 * c(128), use_bias=False, dtype=self.dtype)(x)))
     x = x.reshape(x.shape[0], 7, 7, c(128))
-    x = nn.relu(bn()(ConvTranspose2x(c(64), dtype=self.dtype, method=self.up_method)(x)))
+    x = nn.relu(bn()(ConvTranspose2x(c(64), use_bias=False, dtype=self.dtype, method=self.up_method)(x)))
     x = ConvTranspose2x(self.channels, dtype=self.dtype, method=self.up_method)(x)
     return jnp.tanh(x.astype(jnp.float32))
 
@@ -81,9 +85,9 @@ class DCGAN28Discriminator(nn.Module):
     bn = lambda: _bn(train, self.axis_name, self.dtype)
     c = lambda n: _scale(n, self.width)
     x = _lrelu(Conv2xDown(c(64), dtype=self.dtype, method=self.down_method)(x_BxHxWxC))
-    x = _lrelu(bn()(Conv2xDown(c(128), dtype=self.dtype, method=self.down_method)(x)))
+    x = _lrelu(bn()(Conv2xDown(c(128), use_bias=False, dtype=self.dtype, method=self.down_method)(x)))
     x = x.reshape(x.shape[0], -1)
-    x = _lrelu(bn()(nn.Dense(c(1024), dtype=self.dtype)(x)))
+    x = _lrelu(bn()(nn.Dense(c(1024), use_bias=False, dtype=self.dtype)(x)))
     self.sow("intermediates", "features", x)
     return nn.Dense(1, dtype=self.dtype)(x).astype(jnp.float32)[:, 0]
 
@@ -112,10 +116,10 @@ class DCGANGenerator(nn.Module):
     else:
       bn = lambda: _bn(train, self.axis_name, self.dtype)
     feats = [_scale(64 * 2 ** i, self.width) for i in reversed(range(n_up))]  # e.g. 512, 256, 128, 64
-    x = nn.relu(bn()(nn.Dense(start * start * feats[0], dtype=self.dtype)(z_BxZ)))
+    x = nn.relu(bn()(nn.Dense(start * start * feats[0], use_bias=False, dtype=self.dtype)(z_BxZ)))
     x = x.reshape(x.shape[0], start, start, feats[0])
     for f in feats[1:]:
-      x = nn.relu(bn()(ConvTranspose2x(f, dtype=self.dtype, method=self.up_method)(x)))
+      x = nn.relu(bn()(ConvTranspose2x(f, use_bias=False, dtype=self.dtype, method=self.up_method)(x)))
     x = ConvTranspose2x(channels, dtype=self.dtype, method=self.up_method)(x)
     return jnp.tanh(x.astype(jnp.float32))
 
@@ -147,15 +151,15 @@ class DCGANDiscriminator(nn.Module):
     n_down = (size // _DCGAN_START[size]).bit_length() - 1
     c = lambda n: _scale(n, self.width)
     if self.spectral_norm:
-      down = lambda f: (lambda x: SNConv(f, (4, 4), (2, 2), ((1, 1), (1, 1)), dtype=self.dtype,
-                                         axis_name=self.axis_name)(x, update=train))
+      down = lambda f, bias=True: (lambda x: SNConv(f, (4, 4), (2, 2), ((1, 1), (1, 1)), use_bias=bias,
+                                                    dtype=self.dtype, axis_name=self.axis_name)(x, update=train))
     else:
-      down = lambda f: Conv2xDown(f, dtype=self.dtype, method=self.down_method)
+      down = lambda f, bias=True: Conv2xDown(f, use_bias=bias, dtype=self.dtype, method=self.down_method)
     x = _lrelu(down(c(64))(x_BxHxWxC))
     for i in range(1, n_down):
       if self.mbstd and i == n_down - 1:
         x = minibatch_stddev(x, self.mbstd_group)
-      x = down(c(64 * 2 ** i))(x)
+      x = down(c(64 * 2 ** i), bias=self.norm != "batch")(x)
       if self.norm == "batch":
         x = _bn(train, self.axis_name, self.dtype)(x)
       elif self.norm == "layer":

@@ -80,16 +80,17 @@ class _Layers:
   def __init__(self, sn: bool, dtype: Any, axis_name: Optional[str], update: bool):
     self.sn, self.dtype, self.axis_name, self.update = sn, dtype, axis_name, update
 
-  def conv(self, x: Array, features: int, k: int, init: Callable = _xavier) -> Array:
+  def conv(self, x: Array, features: int, k: int, init: Callable = _xavier, bias: bool = True) -> Array:
     if self.sn:
-      layer = SNConv(features, (k, k), padding="SAME", dtype=self.dtype, kernel_init=init, axis_name=self.axis_name)
+      layer = SNConv(features, (k, k), padding="SAME", use_bias=bias, dtype=self.dtype, kernel_init=init,
+                     axis_name=self.axis_name)
       return layer(x, update=self.update)
-    return nn.Conv(features, (k, k), padding="SAME", dtype=self.dtype, kernel_init=init)(x)
+    return nn.Conv(features, (k, k), padding="SAME", use_bias=bias, dtype=self.dtype, kernel_init=init)(x)
 
-  def dense(self, x: Array, features: int) -> Array:
+  def dense(self, x: Array, features: int, bias: bool = True) -> Array:
     if self.sn:
-      return SNDense(features, dtype=self.dtype, axis_name=self.axis_name)(x, update=self.update)
-    return nn.Dense(features, dtype=self.dtype, kernel_init=_xavier)(x)
+      return SNDense(features, use_bias=bias, dtype=self.dtype, axis_name=self.axis_name)(x, update=self.update)
+    return nn.Dense(features, use_bias=bias, dtype=self.dtype, kernel_init=_xavier)(x)
 
 
 def _labels(mdl: nn.Module, num_classes: int, labels: Optional[Array], batch: int, who: str) -> Optional[Array]:
@@ -123,13 +124,16 @@ class ResNetGenerator(nn.Module):
     L = _Layers(self.spectral_norm, self.dtype, self.axis_name, update=train)
     bn = lambda h: ConditionalBatchNorm(self.num_classes, not train, 0.9, 1e-5, self.axis_name, self.dtype)(h, y)
 
-    x = L.dense(z_BxZ, start * start * feats[0]).reshape(-1, start, start, feats[0])
+    # No biases before the output conv: every path from them reaches a BatchNorm through linear maps only
+    # (1x1 shortcut convs, nearest upsampling, sums), which removes a per-channel constant exactly. Such a bias's
+    # gradient is rounding noise, which Adam turns into ±lr steps: a parameter that only records the machine.
+    x = L.dense(z_BxZ, start * start * feats[0], bias=False).reshape(-1, start, start, feats[0])
     for f in feats[1:]:
       h = _upsample(nn.relu(bn(x)))
-      h = L.conv(h, f, 3, _xavier_relu)
-      h = L.conv(nn.relu(bn(h)), f, 3, _xavier_relu)
+      h = L.conv(h, f, 3, _xavier_relu, bias=False)
+      h = L.conv(nn.relu(bn(h)), f, 3, _xavier_relu, bias=False)
       # Nearest upsampling commutes with a 1x1 conv: convolving first is exact and 4x cheaper.
-      x = h + _upsample(L.conv(x, f, 1))
+      x = h + _upsample(L.conv(x, f, 1, bias=False))
     x = L.conv(nn.relu(bn(x)), channels, 3)
     return jnp.tanh(x.astype(jnp.float32))
 
