@@ -17,3 +17,23 @@ os.environ.setdefault("JAXGAN_COMPILE_CACHE", "off")
 import jax  # noqa: E402  (must come after XLA_FLAGS)
 
 SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist")
+
+# One XLA compilation cache per test run, shared by its xdist workers and removed at the end: a program compiled
+# again (a resumed Trainer, the same tiny config in two tests) is read back instead (JAX keys it by the program,
+# the XLA flags and the devices, so results are the same executables). Never the user's cache.
+CACHE_ENV = "JAXGAN_TEST_XLA_CACHE"
+
+
+def pytest_configure(config):
+  import tempfile
+  if not os.environ.get(CACHE_ENV):  # the controller (or a run without xdist): workers inherit the variable
+    os.environ[CACHE_ENV] = tempfile.mkdtemp(prefix="jaxgan-test-xla-")
+    config._jaxgan_cache_owner = True
+  jax.config.update("jax_compilation_cache_dir", os.environ[CACHE_ENV])
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.3)
+
+
+def pytest_unconfigure(config):
+  if getattr(config, "_jaxgan_cache_owner", False):
+    import shutil
+    shutil.rmtree(os.environ.pop(CACHE_ENV), ignore_errors=True)
