@@ -59,7 +59,7 @@ def test_cluster_conditioned_statistics_come_from_the_cluster_prior(cond_dcgan):
   chex.assert_trees_all_close(gan.generate(state.ema["g"], g_vars, z, y), train_out, atol=2e-4)
   # statistics of balanced labels (what a class-conditional GAN uses) would not do here
   balanced = dataclasses.replace(gan, label_prior=None).standing_stats(state.ema["g"], state.vars("g"), key, 1, batch)
-  assert float(jnp.abs(gan.generate(state.ema["g"], balanced, z, y) - train_out).max()) > 0.05
+  assert float(jnp.abs(gan.generate(state.ema["g"], balanced, z, y) - train_out).max()) > 50 * 2e-4
 
 
 def test_many_batches_average_the_batch_statistics(cond_dcgan):
