@@ -26,6 +26,8 @@ CACHE_ENV = "JAXGAN_TEST_XLA_CACHE"
 
 def pytest_configure(config):
   import tempfile
+  if os.environ.get(CACHE_ENV) == "off":
+    return
   if not os.environ.get(CACHE_ENV):  # the controller (or a run without xdist): workers inherit the variable
     os.environ[CACHE_ENV] = tempfile.mkdtemp(prefix="jaxgan-test-xla-")
     config._jaxgan_cache_owner = True
