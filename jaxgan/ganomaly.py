@@ -25,7 +25,7 @@ from jaxgan import losses, terms
 from jaxgan.gan import GAN, Latents, _d_fn, make_optimizer
 from jaxgan.models import get_model
 from jaxgan.models.anomaly import GANomalyGenerator
-from jaxgan.objective import Phase, PhaseInput, Player, Term, lazy_cond_default, register
+from jaxgan.objective import Phase, PhaseInput, Player, Term, lazy_cond_default, register, require_model
 
 
 @dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
@@ -102,9 +102,7 @@ def latent(inp, out):
 @register("ganomaly")
 def build_ganomaly(config, axis_name: Optional[str] = None) -> GANomaly:
   """GANomaly as `config` describes it; `model.name` must be "ganomaly"."""
-  if config.model.name != "ganomaly":
-    raise ValueError(f"objective 'ganomaly' trains the 'ganomaly' networks; set model.name = 'ganomaly' "
-                     f"(got {config.model.name!r})")
+  require_model(config, "ganomaly", "ganomaly")
   if int(config.get("n_critic", 1)) != 1 or int(config.get("pack", 1)) != 1 or config.get("augment", ""):
     raise ValueError("ganomaly: n_critic, pack and augment are not supported (leave them at 1, 1, '')")
   if int(config.model.get("num_classes", 0) or 0):

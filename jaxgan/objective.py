@@ -176,6 +176,13 @@ def register(name: str):
   return wrap
 
 
+def require_model(config, objective: str, model: str, verb: str = "trains") -> None:
+  """A one-line error unless `config.model.name` is the network family `objective` is written for."""
+  if config.model.name != model:
+    raise ValueError(f"objective '{objective}' {verb} the '{model}' networks; set model.name = '{model}' "
+                     f"(got {config.model.name!r})")
+
+
 # jaxgan's objectives by name → the module that registers them, imported only when a config asks for one (a run
 # pays the import time of its own family only). Objectives registered elsewhere (`register`) need no entry.
 MODULES = {

@@ -27,7 +27,7 @@ from jax import lax
 from jaxgan import losses, terms
 from jaxgan.gan import make_optimizer
 from jaxgan.models import get_model
-from jaxgan.objective import Objective, Phase, PhaseInput, Player, Term, register
+from jaxgan.objective import Objective, Phase, PhaseInput, Player, Term, register, require_model
 
 MODES = ("gan", "l1")
 
@@ -184,9 +184,7 @@ def _adversarial_g(loss):
 @register("pix2pix")
 def build_pix2pix(config, axis_name: Optional[str] = None) -> Pix2Pix:
   """The pix2pix objective `config` describes (see the module doc); one-line ValueErrors for bad settings."""
-  if config.model.name != "unet":
-    raise ValueError(f"objective 'pix2pix' trains the 'unet' networks; set model.name = 'unet' "
-                     f"(got {config.model.name!r})")
+  require_model(config, "pix2pix", "unet")
   p = config.get("pix2pix", None) or {}
   mode = str(p.get("mode", "gan"))
   if mode not in MODES:

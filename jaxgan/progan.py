@@ -31,7 +31,7 @@ import jax.numpy as jnp
 
 from jaxgan.gan import GAN, build_gan
 from jaxgan.models.progan import check_resolution, downsample, fade, num_stages, upsample2x
-from jaxgan.objective import Phase, PhaseInput, Term, register
+from jaxgan.objective import Phase, PhaseInput, Term, register, require_model
 
 
 @dataclasses.dataclass(frozen=True)
@@ -184,9 +184,7 @@ def _record(inp: PhaseInput, state):
 @register("progan")
 def build_progan(config, axis_name: Optional[str] = None) -> ProGAN:
   """The GAN `config` describes, trained progressively (`config.progan`); `model.name` must be "progan"."""
-  if config.model.name != "progan":
-    raise ValueError(f"objective 'progan' grows the 'progan' networks; set model.name = 'progan' "
-                     f"(got {config.model.name!r})")
+  require_model(config, "progan", "progan", verb="grows")
   schedule = make_schedule(config)
   gan = build_gan(config, axis_name)
   if gan.pack > 1 or gan.view.augment:

@@ -28,7 +28,7 @@ import numpy as np
 from jaxgan import parallel
 from jaxgan.gan import make_optimizer
 from jaxgan.models.spade import MultiscaleDiscriminator, SPADEGenerator
-from jaxgan.objective import Objective, Phase, PhaseInput, Player, Term, register
+from jaxgan.objective import Objective, Phase, PhaseInput, Player, Term, register, require_model
 
 MAP, IMAGE = "input", "target"
 
@@ -227,9 +227,7 @@ def build_networks(config, axis_name=None):
 @register("spade")
 def build_spade(config, axis_name: Optional[str] = None) -> Spade:
   """The SPADE objective `config` describes (model.name = "spade"; see the module docstring)."""
-  if config.model.name != "spade":
-    raise ValueError(f"objective 'spade' trains the 'spade' networks; set model.name = 'spade' "
-                     f"(got {config.model.name!r})")
+  require_model(config, "spade", "spade")
   map_classes = int(config.model.get("map_classes", 0) or 0)
   if map_classes < 2:
     raise ValueError(f"model.map_classes must be the label map's class count (>= 2), got {map_classes}")

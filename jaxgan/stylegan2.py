@@ -46,7 +46,7 @@ from jaxgan import ada as ada_lib
 from jaxgan import parallel
 from jaxgan.augment import draw_global
 from jaxgan.gan import GAN, build_gan, make_optimizer
-from jaxgan.objective import AUX, Phase, PhaseInput, Player, Term, lazy_adam, register
+from jaxgan.objective import AUX, Phase, PhaseInput, Player, Term, lazy_adam, register, require_model
 
 AUGMENT_MODES = ("none", "ada", "fixed")
 
@@ -364,9 +364,7 @@ def settings(config) -> Settings:
 @register("stylegan2")
 def build_stylegan2(config, axis_name: Optional[str] = None) -> StyleGAN2:
   """The StyleGAN2-ADA objective `config` describes; `model.name` must be "stylegan2"."""
-  if config.model.name != "stylegan2":
-    raise ValueError(f"objective 'stylegan2' trains the 'stylegan2' networks; set model.name = 'stylegan2' "
-                     f"(got {config.model.name!r})")
+  require_model(config, "stylegan2", "stylegan2")
   sg = settings(config)
   plain = ml_collections.ConfigDict(config.to_dict())
   plain.augment, plain.pack, plain.n_critic, plain.ema_decay = "", 1, 1, 0.0
