@@ -280,8 +280,14 @@ class GAN(Objective):
 
   # -- sampling --------------------------------------------------------------------------------------------------
 
-  def generate(self, g_params, g_vars, z, labels=None, train: bool = False):
-    """G(z[, labels]) in inference mode (BatchNorm running averages); float32 NHWC images in [-1, 1]."""
+  truncatable = False  # class attribute: True where G tracks a mean latent that truncation ψ pulls towards
+
+  def generate(self, g_params, g_vars, z, labels=None, train: bool = False, psi=1.0):
+    """G(z[, labels]) in inference mode (BatchNorm running averages); float32 NHWC images in [-1, 1]. `psi` is the
+    truncation ψ of a G that tracks its mean latent (`truncatable`); other GANs take only ψ = 1."""
+    if not (isinstance(psi, (int, float)) and psi == 1):
+      raise ValueError(f"truncation (psi={psi}) needs a generator that tracks its mean latent (StyleGAN2); "
+                       f"this run's model is {self.generator.__class__.__name__}")
     return self.g_apply({"params": g_params, **g_vars}, z, labels, train=train)
 
   def standing_stats(self, g_params, g_vars, key, batches: int = 32, batch: int = 256):

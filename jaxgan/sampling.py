@@ -49,17 +49,9 @@ def standing_fn(gan: GAN, config, batches: Optional[int] = None):
   return jax.jit(lambda params, g_vars: gan.standing_stats(params, g_vars, key, batches=n))
 
 
-def generate(run: Run, num: int, seed: int = 0, ema: Optional[bool] = None, batch: int = 500,
-             label: Optional[int] = None, standing_stats: Optional[int] = None) -> np.ndarray:
-  """`num` samples from fixed latents of `seed`: uint8 [N, H, W, C] images, or float32 [N, D] points for 2-D
-  models. `ema=None` uses the EMA generator when the run has one. Class-conditional runs draw every class equally
-  often (sample i has class i mod C), or only class `label`; cluster-conditioned runs draw clusters in
-  proportion to their sizes in the data. The EMA generator of a G with BatchNorm samples with
-  statistics recomputed for its weights from `standing_stats` batches of 256 (None: the run's config, default 32;
-  0: G's running statistics)."""
-  if num <= 0:
-    raise ValueError(f"--num must be positive, got {num}")
-  labels = run.gan.sample_labels(num, jax.random.fold_in(jax.random.key(seed), 1), label)
+def generator_variables(run: Run, ema: Optional[bool] = None, standing_stats: Optional[int] = None):
+  """(params, variables) of the run's generator: the EMA generator when `ema` (None: when the run has one), with
+  BatchNorm statistics of its own weights (`standing_fn`), else the raw G."""
   state = run.state
   if ema is None:
     ema = "g" in state.ema
@@ -68,7 +60,34 @@ def generate(run: Run, num: int, seed: int = 0, ema: Optional[bool] = None, batc
   params = state.ema["g"] if ema else state.params("g")
   g_vars = state.vars("g")
   g_vars = standing_fn(run.gan, run.config, standing_stats)(params, g_vars) if ema else g_vars
-  gen = functools.partial(jax.jit(run.gan.generate), **run.gan.sample_kwargs(state))
+  return params, g_vars
+
+
+def check_truncation(run: Run, truncation: float) -> float:
+  """ψ as a float; a clear error for a run whose G cannot truncate (only StyleGAN2 tracks the mean w)."""
+  truncation = float(truncation)
+  if truncation != 1.0 and not run.gan.truncatable:
+    raise ValueError(f"--truncation needs a StyleGAN2 run (its G tracks the mean w that ψ pulls towards); this run's "
+                     f"model is {run.config.model.name!r}")
+  return truncation
+
+
+def generate(run: Run, num: int, seed: int = 0, ema: Optional[bool] = None, batch: int = 500,
+             label: Optional[int] = None, standing_stats: Optional[int] = None,
+             truncation: float = 1.0) -> np.ndarray:
+  """`num` samples from fixed latents of `seed`: uint8 [N, H, W, C] images, or float32 [N, D] points for 2-D
+  models. `ema=None` uses the EMA generator when the run has one. Class-conditional runs draw every class equally
+  often (sample i has class i mod C), or only class `label`; cluster-conditioned runs draw clusters in
+  proportion to their sizes in the data. The EMA generator of a G with BatchNorm samples with
+  statistics recomputed for its weights from `standing_stats` batches of 256 (None: the run's config, default 32;
+  0: G's running statistics). `truncation` ψ < 1 pulls a StyleGAN2's w towards its mean (fidelity for variety)."""
+  if num <= 0:
+    raise ValueError(f"--num must be positive, got {num}")
+  truncation = check_truncation(run, truncation)
+  labels = run.gan.sample_labels(num, jax.random.fold_in(jax.random.key(seed), 1), label)
+  params, g_vars = generator_variables(run, ema, standing_stats)
+  kw = dict(run.gan.sample_kwargs(run.state), **({"psi": truncation} if truncation != 1.0 else {}))
+  gen = functools.partial(jax.jit(run.gan.generate), **kw)
   z = run.gan.sample_latents(jax.random.key(seed), num)
   out = []
   pad = lambda a: jnp.concatenate([a, jnp.zeros((batch - a.shape[0],) + a.shape[1:], a.dtype)])

@@ -78,6 +78,13 @@ class StyleGAN2(GAN):
     return {"pl_mean": jnp.zeros((), jnp.float32), "ada_p": jnp.float32(self.sg.ada_p if self.sg.augment != "none" else 0.0),
             "ada_signs": jnp.zeros((), jnp.float32), "ada_count": jnp.zeros((), jnp.float32)}
 
+  truncatable = True
+
+  def generate(self, g_params, g_vars, z, labels=None, train: bool = False, psi=1.0):
+    """G(z[, labels]) with truncation ψ towards G's tracked w_avg (1: none; may be traced)."""
+    kw = {} if isinstance(psi, (int, float)) and psi == 1 else {"psi": psi}
+    return self.g_apply({"params": g_params, **g_vars}, z, labels, train=train, **kw)
+
   @property
   def num_ws(self) -> int:
     return int(self.generator.num_ws)
