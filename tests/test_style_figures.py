@@ -17,34 +17,10 @@ from jaxgan import sampling
 from jaxgan import style_figures as sf
 from jaxgan import stylegan2 as sg_lib
 from jaxgan.checkpoint import Checkpointer
-from jaxgan.configs import mlp_mnist, stylegan2_bench32
+from jaxgan.configs import mlp_mnist
 
 from _scripts import ROOT
-
-
-def _config():
-  """16 px grey (num_ws 6: styles 0-3 coarse, 4-5 middle), tiny widths, no EMA of G."""
-  c = stylegan2_bench32.get_config()
-  c.model.image_shape = (16, 16, 1)
-  c.model.latent_dim = c.model.w_dim = 8
-  c.model.channel_base, c.model.channel_max, c.model.map_layers, c.model.mbstd_group = 64, 8, 2, 2
-  c.batch_size = 8
-  c.data.name = "unused"
-  return c
-
-
-def _run_from(config, tmp=None):
-  """A Run of freshly initialised networks whose w_avg is not zero (as after training), and, with `tmp`, the
-  same state as a checkpoint of a workdir."""
-  gan = objective_lib.build(config)
-  state = gan.init_state(0)
-  g = state.players["g"]
-  w_avg = jax.random.normal(jax.random.key(7), sg_lib.get_w_avg(g.vars).shape)
-  state = state.with_player("g", vars=sg_lib._with_w_avg(g.vars, w_avg))
-  if tmp is not None:
-    with Checkpointer(str(tmp)) as ck:
-      ck.save(0, state, {"config": config.to_dict()})
-  return sampling.Run(config, gan, state, 0)
+from _tiny_stylegan2 import config as _config, run_from as _run_from
 
 
 @pytest.fixture(scope="module")
