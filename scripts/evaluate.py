@@ -3,10 +3,13 @@
   python scripts/evaluate.py --samples=FILE.npz --metric=mnist_fd [--json]
   python scripts/evaluate.py --samples=points.npz --metric=mixture --dataset=grid25
   python scripts/evaluate.py --workdir=runs/mnist_fast --metric=mnist_fd [--num=5000] [--ema=auto|true|false]
+  python scripts/evaluate.py --workdir=runs/stylegan2_mnist --metric=memorisation [--figure=nn.png]
 
 FILE.npz holds `images` (uint8 N×H×W×C) or `points` (float N×2); for the image-to-image metrics (psnr, ssim,
 judge_accuracy, translation) also `targets` (uint8, as `images`) and `labels` (the digits' classes). --workdir of a
-pix2pix run translates its dataset's test split (MNIST test digits; --num of them). Metrics: see
+pix2pix run translates its dataset's test split (MNIST test digits; --num of them). --metric=memorisation compares
+samples with the training images: with --workdir, the run's own dataset; with --samples, MNIST digits only (the
+embedded 5,000). Metrics: see
 jaxgan.metrics.METRICS.
 Bad input prints one error line on stderr and exits with status 2.
 """
@@ -27,6 +30,8 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "evaluate this run's latest chec
 _NUM = flags.DEFINE_integer("num", 5000, "with --workdir: how many samples to generate (seed 0)")
 _EMA = flags.DEFINE_enum("ema", "auto", ["auto", "true", "false"], "with --workdir: use the EMA generator")
 _JSON = flags.DEFINE_bool("json", False, "print one JSON line instead of a readable report")
+_FIGURE = flags.DEFINE_string("figure", None, "--metric=memorisation: also write a PNG of the first 8 samples, each "
+                              "beside its 4 nearest training images")
 
 
 class UsageError(Exception):
@@ -84,9 +89,18 @@ def samples_from_workdir(workdir: str) -> Dict[str, np.ndarray]:
       return out
     x = generate(run, _NUM.value, seed=0, ema={"auto": None, "true": True, "false": False}[_EMA.value])
     x = full_size(x, run.gan.image_shape)  # a Progressive GAN's checkpoint before its last stage: enlarged
+    if x.ndim == 4 and _METRIC.value == "memorisation":
+      return {"images": x, "train": training_images(run.config)}
   except (FileNotFoundError, ValueError, CheckpointError) as e:
     raise UsageError(str(e)) from e
   return {"points": x} if x.ndim == 2 else {"images": x}
+
+
+def training_images(config) -> np.ndarray:
+  """Every image of the run's training set as the generator saw it (uint8 [N, H, W, C], padding and all)."""
+  from jaxgan import data as data_lib  # pylint: disable=g-import-not-at-top
+  d = data_lib.load(config.data)
+  return d.images if d.images is not None else np.asarray(d.get(np.arange(d.num)))
 
 
 def scene_samples(lib) -> Dict[str, np.ndarray]:
@@ -120,6 +134,24 @@ def run_metric(metric: str, images: Optional[np.ndarray] = None, points: Optiona
     raise UsageError(str(e)) from e
 
 
+def write_neighbours(path: str, samples: Dict[str, np.ndarray]) -> None:
+  from jaxgan.logging import save_image_grid  # pylint: disable=g-import-not-at-top
+  from jaxgan.metrics import memorisation  # pylint: disable=g-import-not-at-top
+  train = samples.get("train")
+  if train is None:
+    from jaxgan.data.embedded import load_mnist_5k  # pylint: disable=g-import-not-at-top
+    train = load_mnist_5k()[0]
+  images = samples["images"]
+  if images.shape[1:3] == (32, 32) and train.shape[1:3] == (28, 28):  # padded digits against the stored ones
+    images = images[:, 2:30, 2:30]
+  try:
+    grid = memorisation.neighbours_figure(images, train)
+  except ValueError as e:
+    raise UsageError(str(e)) from e
+  save_image_grid(grid, path, nrow=5, caption="sample | its 4 nearest training images")
+  print(f"wrote {path}", file=sys.stderr)
+
+
 def format_report(result: Dict[str, Any]) -> str:
   """One `key: value` line per entry, floats to 4 significant digits."""
   def fmt(v):
@@ -148,7 +180,11 @@ def main(argv):
       samples = samples_from_workdir(_WORKDIR.value) if _WORKDIR.value else load_samples(_SAMPLES.value)
     if _DATASET.value not in ("ring8", "grid25"):
       raise UsageError(f"unknown --dataset {_DATASET.value!r}; use ring8 or grid25")
+    if _FIGURE.value and _METRIC.value != "memorisation":
+      raise UsageError("--figure is for --metric=memorisation")
     result = run_metric(_METRIC.value, dataset=_DATASET.value, **samples)
+    if _FIGURE.value:
+      write_neighbours(_FIGURE.value, samples)
   except UsageError as e:
     from jaxgan.cli import fail  # pylint: disable=g-import-not-at-top
     fail(str(e))  # one line, exit 2, no orbax thread noise after a failed checkpoint read

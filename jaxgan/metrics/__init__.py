@@ -9,6 +9,9 @@
                  PSNR, SSIM, the judge's accuracy, all of them with the judge's FD (jaxgan.metrics.paired)
   fid, kid, is   Inception metrics (need Inception weights, see jaxgan.metrics.inception;
                  kw reference=, inception_path=)
+  memorisation   the fraction of samples nearer a training image than training images are to each other, beside
+                 held-out reals' fraction (judge features for digits, 16-px pixels otherwise; kw train=,
+                 heldout=, quantile=; jaxgan.metrics.memorisation)
   scene_seg      label map → image (scenes): the scene segmenter's mIoU and pixel accuracy on the images against
                  `label_maps=` (and its real-image ceiling); scene_digit_fd: judge FD of digits cropped at `boxes=`
                  from the images vs from `reals=` (jaxgan.metrics.scene_segmenter)
@@ -182,6 +185,15 @@ def _prdc(images=None, points=None, dataset="ring8", reference=None, judge_path=
   return out
 
 
+def _memorisation(images=None, points=None, train=None, heldout=None, space="auto", quantile=0.05,
+                  judge_path=None) -> Dict[str, Any]:
+  from jaxgan.metrics import memorisation  # pylint: disable=g-import-not-at-top
+  images = _need(images, "images", "memorisation")
+  judge = _judge(judge_path)[1] if (space == "auto" and memorisation.default_space(images) == "judge") or \
+      space == "judge" else None
+  return memorisation.memorisation(images, train, heldout, space, quantile, judge)
+
+
 def _scene(fn: str, **kw) -> Dict[str, Any]:
   from jaxgan.metrics import scene_segmenter  # pylint: disable=g-import-not-at-top
   return getattr(scene_segmenter, fn)(**kw)
@@ -207,6 +219,7 @@ METRICS: Dict[str, Callable[..., Dict[str, Any]]] = {
     "prdc": _prdc,
     "mixture": _mixture,
     "stacked_mnist": _stacked_mnist,
+    "memorisation": _memorisation,
     "scene_seg": lambda **kw: _scene("scene_seg_metric", **kw),
     "scene_digit_fd": lambda **kw: _scene("scene_digit_fd_metric", **kw),
 }
