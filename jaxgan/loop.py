@@ -7,6 +7,8 @@ device-resident dataset (every stream [N, ...], replicated; each step samples it
 never returns to the host) or streamed batches [K, (R,) B, ...] split over devices.
 """
 
+import math
+
 import jax
 import jax.numpy as jnp
 from jax import lax
@@ -46,10 +48,28 @@ def has_lazy_phases(obj: Objective) -> bool:
   return any(p.interval > 1 and not p.repeat for p in obj.phases)
 
 
+def _lazy_intervals(obj: Objective):
+  return [p.interval for p in obj.phases if p.interval > 1 and not p.repeat]
+
+
 def call_start(obj: Objective, step: int, k: int, unroll: int):
-  """`make_train_fn`'s `start` for a call beginning at `step` when calls are K steps apart: (step mod K, K) for an
-  objective with lazy phases run fully unrolled (each step's lazy phases then known), else None (one program)."""
-  return (step % k, k) if has_lazy_phases(obj) and unroll >= k else None
+  """`make_train_fn`'s `start` for a call beginning at `step` when calls are K steps apart: (step mod M, M) with M
+  = lcm(K, every lazy phase's interval) for an objective with lazy phases run fully unrolled — every step of the
+  call then knows which lazy phases run, so none is masked (computed and thrown away) — else None (one program)."""
+  if not (has_lazy_phases(obj) and unroll >= k):
+    return None
+  m = math.lcm(k, *_lazy_intervals(obj))
+  return (step % m, m)
+
+
+def schedule(obj: Objective, k: int, start):
+  """What a K-step program built for `start` compiles in: per step, whether each lazy phase runs (None: decided in
+  the program). Calls whose starts give the same schedule run the same program (StyleGAN2 at K = 4 with Greg every
+  4 and Dreg every 16: two programs, one with Dreg and one without)."""
+  if start is None:
+    return None
+  r, m = start
+  return tuple(tuple(step_lib.known_run(i, ((r + j) % m, m)) for i in _lazy_intervals(obj)) for j in range(k))
 
 
 def make_train_fn(obj: Objective, mesh, batch_size: int, k: int, unroll: int = 1, resident: bool = True,

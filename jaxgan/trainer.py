@@ -22,7 +22,7 @@ from jaxgan import logging as log_lib
 from jaxgan import sampling
 from jaxgan import objective as objective_lib
 from jaxgan.state import STATE_FORMAT
-from jaxgan.loop import call_start, make_train_fn
+from jaxgan.loop import call_start, make_train_fn, schedule
 from jaxgan.models import is_convolutional
 from jaxgan.parallel import check_batch, make_mesh, replicate, replicated
 
@@ -157,14 +157,15 @@ class Trainer:
 
   def _fn(self, k: int, stage: int, step: int = 0):
     """The compiled K-step program of a stage (one per stage and K; objective.py). Objectives with lazy phases,
-    fully unrolled (conv models on XLA:CPU): one per residue of the call's first step mod the configured K, which
-    tells every step's lazy phases whether they run (loop.make_train_fn)."""
+    fully unrolled (conv models on XLA:CPU): one per schedule of lazy phases the call's first step gives
+    (loop.call_start, loop.schedule), so no lazy phase is computed on a step where it does not run."""
     gan = self.gan.for_stage(stage)
     start = call_start(gan, step, self.k, self.unroll)
-    if (k, stage, start) not in self._fns:
-      self._fns[(k, stage, start)] = make_train_fn(gan, self.mesh, self.batch_at(stage), k, min(self.unroll, k),
-                                                   resident=self.resident, start=start)
-    return self._fns[(k, stage, start)]
+    key = (k, stage, schedule(gan, k, start))
+    if key not in self._fns:
+      self._fns[key] = make_train_fn(gan, self.mesh, self.batch_at(stage), k, min(self.unroll, k),
+                                     resident=self.resident, start=start)
+    return self._fns[key]
 
   def batch_at(self, stage: int) -> int:
     """The global batch size of `stage` (the objective's per-stage batches, else config.batch_size)."""

@@ -188,8 +188,10 @@ def test_known_run_decides_what_a_residue_decides():
 def _trainer_config(data8, steps):
   """Class-conditional (the labels travel with the images, and into the path-length batch's share), batch 8,
   minibatch-stddev groups of 2 (every device's share is whole groups). SGD with momentum in place of Adam with
-  β₁ = 0, which turns rounding in near-zero gradient entries into ±lr steps."""
+  β₁ = 0, which turns rounding in near-zero gradient entries into ±lr steps. R1 every 4th step: with calls of 2
+  steps the lazy phases' schedule repeats every 4 steps, so training compiles two programs (loop.schedule)."""
   c = tiny(data8, steps=steps)
+  c.stylegan2.r1_interval = 4
   c.model.num_classes = 3
   c.ada.kimg = 100.0
   c.optim.g = c.optim.d = dict(name="sgd", lr=1e-2, momentum=0.9)
@@ -198,10 +200,11 @@ def _trainer_config(data8, steps):
 
 
 def test_four_devices_equal_one_and_resume_is_bit_exact(data8, tmp_path):
-  """6 steps with ADA, path length (steps 0, 2, 4), R1 (0, 3) and mixing on, on 1 and on 4 devices; and on one
+  """6 steps with ADA, path length (steps 0, 2, 4), R1 (0, 4) and mixing on, on 1 and on 4 devices; and on one
   device resumed at step 2 (after which come path-length, R1 and ADA steps): bit for bit the straight run."""
   straight = Trainer(_trainer_config(data8, 6), str(tmp_path / "straight"), devices=jax.devices()[:1], quiet=True)
   straight.train()
+  assert len([k for k in straight._fns if isinstance(k, tuple)]) == 2  # steps 0-1 with R1, 2-3 and 4-5 without
   final = jax.device_get(straight.state)
   four = Trainer(_trainer_config(data8, 6), str(tmp_path / "four"), devices=jax.devices()[:4], quiet=True)
   four.train()
@@ -263,6 +266,24 @@ def test_bad_configs_are_one_line_errors(data8, tmp_path, change, message):
     Trainer(c, str(tmp_path / "w"), quiet=True)
   assert "\n" not in str(e.value)
   assert not os.path.exists(tmp_path / "w" / "checkpoints")
+
+
+def test_unrolled_calls_compute_each_lazy_phase_only_where_it_runs():
+  """NVIDIA's intervals (Greg every 4, Dreg every 16) in calls of K = 4: the calls' starts are known mod 16, which
+  gives two programs — Greg and Dreg at the call's first step, or Greg alone — and one Dreg per 16 steps, as
+  NVIDIA's loop runs it (none computed and masked away)."""
+  from jaxgan.loop import call_start, schedule
+  obj = objective_lib.build(stylegan2_bench32.get_config())
+  assert [(p.name, p.interval) for p in obj.phases] == [("Gmain", 1), ("Greg", 4), ("Dmain", 1), ("Dreg", 16)]
+  starts = [call_start(obj, step, 4, 4) for step in range(0, 64, 4)]
+  assert starts[:5] == [(0, 16), (4, 16), (8, 16), (12, 16), (0, 16)]
+  plans = [schedule(obj, 4, st) for st in starts]
+  assert len(set(plans)) == 2
+  steps = [step for plan in plans for step in plan]                       # 64 steps: (Greg runs, Dreg runs)
+  assert [i for i, (g, _) in enumerate(steps) if g] == list(range(0, 64, 4))
+  assert [i for i, (_, d) in enumerate(steps) if d] == [0, 16, 32, 48]
+  assert all(v is not None for step in steps for v in step)               # nothing left to decide in the program
+  assert call_start(obj, 0, 4, 1) is None and schedule(obj, 4, None) is None  # rolled scans: one program
 
 
 @pytest.mark.parametrize("resident", [True, False])
