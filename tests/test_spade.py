@@ -139,7 +139,13 @@ def test_one_and_four_devices_agree(digits):
   c = tiny(use_vae=True)
   s1, m1 = _run(c, jax.devices()[:1], data)
   s4, m4 = _run(c, jax.devices()[:4], data)
-  chex.assert_trees_all_close(s1.players, s4.players, atol=2e-5, rtol=2e-5)
+  moments = lambda st: {k: p.opt_state for k, p in st.players.items()}
+  params = lambda st: {k: (p.params, p.vars) for k, p in st.players.items()}
+  chex.assert_trees_all_close(params(s1), params(s4), atol=2e-5, rtol=2e-5)
+  # The hinge loss is per PatchGAN patch: a patch at its margin switches with rounding, and D's Adam (β1 = 0) first
+  # moment is the raw gradient, so it jumps — measured on one D bias on 4 devices: 0.006122 compiled for SSE4.2,
+  # 0.006145 for AVX-512 (2.3e-5; 1 device gives either depending on the build). The parameters stay within 2e-5.
+  chex.assert_trees_all_close(moments(s1), moments(s4), atol=5e-5, rtol=2e-5)
   for k in m1:
     np.testing.assert_allclose(m1[k], m4[k], atol=2e-5, rtol=2e-4)
   assert np.all(np.isfinite(m1["g_loss"])) and m1["nonfinite"].max() == 0
