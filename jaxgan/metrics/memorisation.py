@@ -83,7 +83,8 @@ def memorisation(images: np.ndarray, train: Optional[np.ndarray] = None, heldout
                  space: str = "auto", quantile: float = 0.05, judge=None) -> Dict[str, Any]:
   """The check of the module docstring. `train`: the generator's training images (default for digits: the 5,000
   embedded MNIST training digits that `mnist_offline` trains on); `heldout`: real images the generator never saw
-  (default for digits: the first 5,000 MNIST test digits of `mnist_full`, when that dataset is installed)."""
+  (default for digits in judge space: the first 5,000 MNIST test digits of `mnist_full`, when it is installed —
+  not held out for a run that trained on them)."""
   images = np.asarray(images)
   if not 0 < quantile < 1:
     raise ValueError(f"quantile must be in (0, 1), got {quantile}")
@@ -94,12 +95,12 @@ def memorisation(images: np.ndarray, train: Optional[np.ndarray] = None, heldout
       raise ValueError("memorisation needs the training images (train=) for samples that are not MNIST digits")
     from jaxgan.data.embedded import load_mnist_5k  # pylint: disable=g-import-not-at-top
     train, desc_train = load_mnist_5k()[0], "embedded MNIST training digits (5000)"
-    if heldout is None:
-      try:
-        from jaxgan.data.mnist_full import load_mnist_full  # pylint: disable=g-import-not-at-top
-        heldout, desc_held = load_mnist_full("test")[0][:5000], "MNIST test digits 0-4999"
-      except Exception:  # pylint: disable=broad-except  (an optional reference: the check stands without it)
-        heldout = None
+  if heldout is None and space == "judge" and _is_digits(images):
+    try:
+      from jaxgan.data.mnist_full import load_mnist_full  # pylint: disable=g-import-not-at-top
+      heldout, desc_held = load_mnist_full("test")[0][:5000], "MNIST test digits 0-4999"
+    except Exception:  # pylint: disable=broad-except  (an optional reference: the check stands without it)
+      heldout = None
   f_train = features(train, space, judge)
   f_samples = features(images, space, judge)
   d_train, _ = nearest(f_train, f_train, exclude_self=True)
