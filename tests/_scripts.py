@@ -24,3 +24,25 @@ def load_script(relpath: str):
   _SCRIPT_FLAGS.update(f for f in set(flags.FLAGS) - before  # not absl's own, first defined on an import here
                        if not (flags.FLAGS.find_module_defining_flag(f) or "").startswith("absl."))
   return module
+
+
+def run_script(relpath: str, *args: str, timeout: int = 600):
+  """`python ROOT/relpath args...` in a subprocess: the CompletedProcess with text stdout and stderr."""
+  import subprocess
+  import sys
+  return subprocess.run([sys.executable, os.path.join(ROOT, relpath), *args], capture_output=True, text=True,
+                        timeout=timeout)
+
+
+def execute_notebook(name: str, tmp_path, monkeypatch, **env: str):
+  """Runs notebooks/<name> top to bottom on one CPU device with fast compiles, `tmp_path` as its working directory
+  and `env` set; returns (the executed notebook, every code cell's outputs)."""
+  import nbformat
+  from nbclient import NotebookClient
+  nb = nbformat.read(os.path.join(ROOT, "notebooks", name), as_version=4)
+  for key, value in env.items():
+    monkeypatch.setenv(key, value)
+  monkeypatch.setenv("JAX_PLATFORMS", "cpu")
+  monkeypatch.setenv("XLA_FLAGS", "--xla_backend_optimization_level=0")  # one device, fast compiles
+  NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+  return nb, [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]

@@ -1,9 +1,6 @@
 """The memorisation check (jaxgan/metrics/memorisation.py, `evaluate.py --metric=memorisation`): copies of training
 images are caught, fresh images of the same distribution are not, and the nearest neighbours are the true ones."""
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -13,7 +10,7 @@ from jaxgan import metrics
 from jaxgan.data.embedded import load_mnist_5k
 from jaxgan.metrics import memorisation as mem
 
-from _scripts import ROOT
+from _scripts import run_script
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +65,7 @@ def test_pixel_features_and_the_neighbours_figure():
 
 
 def _evaluate(*args):
-  return subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "evaluate.py"), *args], capture_output=True,
-                        text=True, timeout=600)
+  return run_script("scripts/evaluate.py", *args)
 
 
 def test_evaluate_reports_copies_of_the_embedded_digits_with_a_figure(tmp_path):

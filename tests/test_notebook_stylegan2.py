@@ -5,11 +5,10 @@ import os
 import re
 
 import nbformat
-from nbclient import NotebookClient
 
 from jaxgan.checkpoint import Checkpointer
 
-from _scripts import ROOT
+from _scripts import ROOT, execute_notebook
 
 NOTEBOOK = os.path.join(ROOT, "notebooks", "stylegan2.ipynb")
 
@@ -19,13 +18,8 @@ def _read():
 
 
 def test_stylegan2_notebook_executes_in_tiny_mode(tmp_path, monkeypatch):
-  nb = _read()
-  monkeypatch.setenv("JAXGAN_NOTEBOOK_TINY", "1")
-  monkeypatch.setenv("JAXGAN_NOTEBOOK_STEPS", "4")
-  monkeypatch.setenv("JAX_PLATFORMS", "cpu")
-  monkeypatch.setenv("XLA_FLAGS", "--xla_backend_optimization_level=0")  # one device, fast compiles
-  NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
-  outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
+  nb, outputs = execute_notebook("stylegan2.ipynb", tmp_path, monkeypatch, JAXGAN_NOTEBOOK_TINY="1",
+                                 JAXGAN_NOTEBOOK_STEPS="4")
   assert not [o for o in outputs if o.get("output_type") == "error"]
   images = [o for o in outputs if "image/png" in o.get("data", {})]
   assert len(images) >= 3  # sample grid, truncation sweep, style mixing (and losses, ADA p, mixing, interpolation)

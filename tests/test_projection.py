@@ -1,8 +1,6 @@
 """Projection into a StyleGAN2's W space (jaxgan/projection.py, scripts/project.py): an image G drew is found again,
 the run is deterministic for a seed, pictures are read as the data was, and bad input is one line."""
 import os
-import subprocess
-import sys
 
 import chex
 import jax.numpy as jnp
@@ -13,7 +11,7 @@ from PIL import Image
 from jaxgan import projection as proj
 from jaxgan import style_figures as sf
 
-from _scripts import ROOT
+from _scripts import run_script
 from _tiny_stylegan2 import config, run_from
 
 
@@ -80,8 +78,7 @@ def test_pictures_are_read_as_the_data_was(run, tmp_path):
 
 
 def _project(*args):
-  return subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "project.py"), *args], capture_output=True,
-                        text=True, timeout=600)
+  return run_script("scripts/project.py", *args)
 
 
 def test_project_script_writes_the_reconstruction_the_styles_and_the_edits(run, tmp_path):

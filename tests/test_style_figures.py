@@ -1,9 +1,6 @@
 """StyleGAN2's pictures (jaxgan/style_figures.py, `sample.py --truncation/--figures`): truncation pulls w to G's
 w_avg by ψ, the style-mixing figure takes exactly the chosen layers from its columns, the interpolation loop starts
 and passes through its seeds, and runs that cannot truncate say so in one line."""
-import os
-import subprocess
-import sys
 
 import chex
 import jax
@@ -19,7 +16,7 @@ from jaxgan import stylegan2 as sg_lib
 from jaxgan.checkpoint import Checkpointer
 from jaxgan.configs import mlp_mnist
 
-from _scripts import ROOT
+from _scripts import run_script
 from _tiny_stylegan2 import config as _config, run_from as _run_from
 
 
@@ -105,8 +102,7 @@ def test_a_gan_without_w_avg_cannot_truncate():
 
 
 def _sample(*args):
-  return subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "sample.py"), *args], capture_output=True,
-                        text=True, timeout=600)
+  return run_script("scripts/sample.py", *args)
 
 
 def test_sample_script_writes_truncated_samples_and_the_figures(run, tmp_path):
