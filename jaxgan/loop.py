@@ -44,12 +44,12 @@ def resident_step(obj: Objective, state, dataset, local_batch: int, residue=None
                              residue)
 
 
-def has_lazy_phases(obj: Objective) -> bool:
-  return any(p.interval > 1 and not p.repeat for p in obj.phases)
-
-
 def _lazy_intervals(obj: Objective):
   return [p.interval for p in obj.phases if p.interval > 1 and not p.repeat]
+
+
+def has_lazy_phases(obj: Objective) -> bool:
+  return bool(_lazy_intervals(obj))
 
 
 def call_start(obj: Objective, step: int, k: int, unroll: int):

@@ -59,7 +59,8 @@ def generator_variables(run: Run, ema: Optional[bool] = None, standing_stats: Op
     raise ValueError("this run has no EMA generator (trained with ema_decay=0); use --ema=false")
   params = state.ema["g"] if ema else state.params("g")
   g_vars = state.vars("g")
-  g_vars = standing_fn(run.gan, run.config, standing_stats)(params, g_vars) if ema else g_vars
+  if ema and "batch_stats" in g_vars:  # only BatchNorm statistics need recomputing (no compile otherwise)
+    g_vars = standing_fn(run.gan, run.config, standing_stats)(params, g_vars)
   return params, g_vars
 
 
