@@ -26,12 +26,13 @@ def load_script(relpath: str):
   return module
 
 
-def run_script(relpath: str, *args: str, timeout: int = 600):
-  """`python ROOT/relpath args...` in a subprocess: the CompletedProcess with text stdout and stderr."""
+def run_script(relpath: str, *args: str, timeout: int = 600, **kwargs):
+  """`python ROOT/relpath args...` in a subprocess: the CompletedProcess with text stdout and stderr; `kwargs` (cwd,
+  env) go to subprocess.run."""
   import subprocess
   import sys
   return subprocess.run([sys.executable, os.path.join(ROOT, relpath), *args], capture_output=True, text=True,
-                        timeout=timeout)
+                        timeout=timeout, **kwargs)
 
 
 def execute_notebook(name: str, tmp_path, monkeypatch, **env: str):

@@ -3,8 +3,6 @@ and D bit for bit unchanged, GANomaly on 1 vs 4 devices, scripts/anomaly.py (out
 one-class protocol runner's resume."""
 import json
 import os
-import subprocess
-import sys
 
 import chex
 import jax
@@ -12,7 +10,7 @@ import numpy as np
 import pytest
 from ml_collections import ConfigDict
 
-from _scripts import ROOT
+from _scripts import ROOT, run_script
 from jaxgan import anomaly
 from jaxgan import data as data_lib
 from jaxgan.configs import fanogan_mnist, ganomaly_mnist
@@ -159,10 +157,9 @@ def test_ganomaly_one_and_four_devices_agree_and_scores_are_per_image(digits, tm
 
 # -- scripts/anomaly.py -----------------------------------------------------------------------------------------------
 
-def run_script(*args):
+def run_anomaly(*args):
   env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_backend_optimization_level=0")
-  return subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "anomaly.py"), *args], cwd=ROOT, env=env,
-                        capture_output=True, text=True, timeout=300)
+  return run_script("scripts/anomaly.py", *args, cwd=ROOT, env=env, timeout=300)
 
 
 def assert_one_line_error(r, *fragments):
@@ -175,7 +172,7 @@ def assert_one_line_error(r, *fragments):
 
 def test_anomaly_script_reports_auroc_and_writes_a_histogram(fanogan_runs, digits, tmp_path):
   hist = str(tmp_path / "h.png")
-  r = run_script(f"--workdir={fanogan_runs['workdir']}", f"--data={digits}", "--json", f"--hist={hist}")
+  r = run_anomaly(f"--workdir={fanogan_runs['workdir']}", f"--data={digits}", "--json", f"--hist={hist}")
   assert r.returncode == 0, r.stderr
   out = json.loads(r.stdout.strip().splitlines()[-1])
   assert out["normal"] == [0] and out["num_normal"] == 32 and out["num_anomalous"] == 32 and out["step"] == 4
@@ -193,13 +190,13 @@ def test_anomaly_script_reports_auroc_and_writes_a_histogram(fanogan_runs, digit
 ])
 def test_anomaly_script_bad_input_is_one_line(fanogan_runs, digits, args, fragments):
   extra = [] if any(a.startswith("--data") for a in args) else [f"--data={digits}"]
-  assert_one_line_error(run_script(f"--workdir={fanogan_runs['workdir']}", *extra, *args), *fragments)
+  assert_one_line_error(run_anomaly(f"--workdir={fanogan_runs['workdir']}", *extra, *args), *fragments)
 
 
 def test_scoring_an_untrained_encoder_or_a_missing_workdir_is_one_line(fanogan_runs, tmp_path):
   with pytest.raises(ValueError, match="encoder trains from step 2: it has not trained yet"):
     anomaly.check_trained(fanogan_runs["obj"], fanogan_runs["boundary"])
-  assert_one_line_error(run_script(f"--workdir={tmp_path / 'nope'}"), "does not exist")
+  assert_one_line_error(run_anomaly(f"--workdir={tmp_path / 'nope'}"), "does not exist")
 
 
 def test_protocol_runner_skips_finished_classes_and_summarizes(tmp_path):
@@ -210,9 +207,8 @@ def test_protocol_runner_skips_finished_classes_and_summarizes(tmp_path):
     with open(tmp_path / "fanogan" / f"class_{c}.json", "w") as f:
       json.dump(dict(row, auroc=0.9 + c / 100), f)
   env = dict(os.environ, JAX_PLATFORMS="cpu")
-  r = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "anomaly_mnist.py"), "--methods=fanogan",
-                      "--classes=3,4", f"--out={tmp_path}"], cwd=ROOT, env=env, capture_output=True, text=True,
-                     timeout=300)
+  r = run_script("benchmarks/anomaly_mnist.py", "--methods=fanogan", "--classes=3,4", f"--out={tmp_path}", cwd=ROOT,
+                 env=env, timeout=300)
   assert r.returncode == 0, r.stderr
   assert "fanogan class 3: done before" in r.stdout and "mean AUROC 0.9350 over 2 classes (partial)" in r.stdout
   with open(tmp_path / "summary.json") as f:

@@ -201,7 +201,8 @@ def _trainer_config(data8, steps):
 
 def test_four_devices_equal_one_and_resume_is_bit_exact(data8, tmp_path):
   """6 steps with ADA, path length (steps 0, 2, 4), R1 (0, 4) and mixing on, on 1 device (the CPU's unrolled calls)
-  and on 4 (the rolled scan of GPUs and TPUs, lazy phases under lax.cond); and on one device resumed at step 2 (after which come path-length, R1 and ADA steps): bit for bit the straight run."""
+  and on 4 (the rolled scan of GPUs and TPUs, lazy phases under lax.cond); and on one device resumed at step 2
+  (after which come path-length, R1 and ADA steps): bit for bit the straight run."""
   straight = Trainer(_trainer_config(data8, 6), str(tmp_path / "straight"), devices=jax.devices()[:1], quiet=True)
   straight.train()
   assert len([k for k in straight._fns if isinstance(k, tuple)]) == 2  # steps 0-1 with R1, 2-3 and 4-5 without
