@@ -3,7 +3,7 @@ recipe that fails: one process, NVIDIA's unmodified networks and loss (`--peer`,
 stylegan2_ada_pytorch), the phases of its training loop as that folder's driver runs them (Gmain, Greg every 4,
 Dmain, Dreg every 16, the lazy-interval Adam correction, nan_to_num, G_ema with its ramp), no augmentation.
 
-Run it with the torch venv (never jaxgan's):
+Run it with the torch venv (torch, numpy and Pillow; never jaxgan's):
 
   python benchmarks/nvidia_stylegan2_train.py --peer=../shared/bench/stylegan2_ada_pytorch \\
       --images=mnist32.npz --steps=2000 --out=/tmp/nv_mnist [--cbase=512 --cmax=64 --z_dim=64 --lr=0.0025]
