@@ -263,6 +263,41 @@ def test_drawn_points_become_the_data_and_a_saved_run_keeps_them(server, tmp_pat
   fresh(server)  # back to ring-8 for the tests after this one
 
 
+# -- the command line -----------------------------------------------------------------------------------------
+
+
+def test_the_command_serves_as_soon_as_it_prints_its_url_and_a_port_in_use_is_one_line():
+  """`python -m jaxgan.playground --port=0`: the page answers the moment the URL is printed (once, the URL was
+  printed before uvicorn bound the port, and a fast client was refused); Ctrl-C ends it cleanly, without a
+  traceback; a port already in use is one error line and a non-zero exit."""
+  import re
+  import signal
+  import subprocess
+  import sys
+  env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+  proc = subprocess.Popen([sys.executable, "-m", "jaxgan.playground", "--port=0"], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, env=env)
+  try:
+    line = proc.stdout.readline()  # blocks until the first line: the URL
+    m = re.match(r"jaxgan playground: (http://127\.0\.0\.1:(\d+)/) ", line)
+    assert m, line
+    with urllib.request.urlopen(m.group(1), timeout=30) as r:  # no retry: it must already be listening
+      assert "GAN Playground" in r.read().decode()
+    # the port it serves on is taken: a second playground there fails in one line
+    taken = subprocess.run([sys.executable, "-m", "jaxgan.playground", f"--port={m.group(2)}"], capture_output=True,
+                           text=True, env=env, timeout=120)
+    assert taken.returncode != 0
+    err = taken.stderr.strip().splitlines()
+    assert len(err) == 1 and f"cannot listen on 127.0.0.1:{m.group(2)}" in err[0], taken.stderr
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 0
+    rest = proc.stdout.read()
+    assert "Traceback" not in rest and rest.strip().endswith("stopped"), rest
+  finally:
+    proc.kill()
+    proc.wait()
+
+
 # -- the data the playground adds to the library --------------------------------------------------------------
 
 

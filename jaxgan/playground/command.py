@@ -19,7 +19,10 @@ def main(argv):
   if not _FPS.value > 0:
     raise ValueError(f"--max_fps must be positive, got {_FPS.value}")
   from jaxgan.playground.server import main as serve
-  serve(_HOST.value, _PORT.value, _PRESET.value, _PLAY.value, _FPS.value)
+  try:
+    serve(_HOST.value, _PORT.value, _PRESET.value, _PLAY.value, _FPS.value)
+  except KeyboardInterrupt:  # Ctrl-C, while compiling or serving (uvicorn re-raises it after its shutdown)
+    print("jaxgan playground: stopped", flush=True)
 
 
 def run():

@@ -271,12 +271,16 @@ def main(host: str = "127.0.0.1", port: int = 8000, preset: str = "ring8", play:
   import socket
   import uvicorn
   start = time.perf_counter()
-  try:  # a clear error now, not after the session has compiled
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-      probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-      probe.bind((host, port))
-      port = port or probe.getsockname()[1]
+  sock = None
+  try:  # a clear error now, not after the session has compiled; the socket is the one uvicorn serves on
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    port = sock.getsockname()[1]
   except OSError as e:
+    if sock is not None:
+      sock.close()
     raise ValueError(f"cannot listen on {host}:{port} ({e.strerror or e}); choose another --port or --host") from None
   session = session_lib.Session(session_lib.preset(preset), max_fps=max_fps)
   session.reset()  # the first snapshot: untrained G's samples and D's surface
@@ -285,20 +289,25 @@ def main(host: str = "127.0.0.1", port: int = 8000, preset: str = "ring8", play:
   app = create_app(session)
   config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                           timeout_graceful_shutdown=1)
+  shown = f"[{host}]" if ":" in host else host
+
   class _Server(uvicorn.Server):
+    async def startup(self, sockets=None):  # the URL is printed once uvicorn accepts on it, never before
+      await super().startup(sockets)
+      if self.started:
+        print(f"jaxgan playground: http://{shown}:{port}/  (ready in {time.perf_counter() - start:.1f} s; "
+              "Ctrl-C stops)", flush=True)
+        if host not in ("127.0.0.1", "localhost", "::1"):
+          print(f"warning: listening on {host}: anyone who can reach this address can drive the playground and "
+                "write runs on this machine", flush=True)
+
     def handle_exit(self, sig, frame):  # Ctrl-C / SIGTERM: end the streams, then uvicorn's own shutdown
       app.state.hub.close()
       super().handle_exit(sig, frame)
 
   server = _Server(config)
-  shown = f"[{host}]" if ":" in host else host
-  print(f"jaxgan playground: http://{shown}:{port}/  (ready in {time.perf_counter() - start:.1f} s; Ctrl-C stops)",
-        flush=True)
-  if host not in ("127.0.0.1", "localhost", "::1"):
-    print(f"warning: listening on {host}: anyone who can reach this address can drive the playground and write "
-          f"runs on this machine", flush=True)
   try:
-    server.run()
+    server.run(sockets=[sock])
   finally:
     app.state.hub.close()
     session.close()
