@@ -40,6 +40,11 @@ def execute_notebook(name: str, tmp_path, monkeypatch, **env: str):
   and `env` set; returns (the executed notebook, every code cell's outputs)."""
   import nbformat
   from nbclient import NotebookClient
+  import jax
+  # The kernel gets one device through XLA_FLAGS below; this process must not. Its backend starts on first use,
+  # reading XLA_FLAGS then: a test touching jax before the monkeypatch is undone (orbax does) would otherwise give
+  # every later test in this worker one device instead of conftest's four. Start it now, with four.
+  jax.devices()
   nb = nbformat.read(os.path.join(ROOT, "notebooks", name), as_version=4)
   for key, value in env.items():
     monkeypatch.setenv(key, value)
