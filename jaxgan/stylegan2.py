@@ -39,6 +39,7 @@ from typing import Optional
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 import optax
 from jax import lax
 
@@ -136,8 +137,14 @@ def _synthesis(gan: StyleGAN2, g_params, g_vars, ws, key):
   """Images [B, H, W, C] from styles ws, with fresh noise inputs N(0, 1) per layer (drawn for the global batch and
   sliced, so 1 and N devices agree)."""
   b = ws.shape[0]
-  noise = [draw_global(jax.random.normal, jax.random.fold_in(key, i), (b, r, r, 1), gan.axis_name)
-           for i, r in enumerate(gan.generator.noise_resolutions)]
+  sizes = [r * r for r in gan.generator.noise_resolutions]
+  # One normal draw for every layer's noise, sliced: each jax.random call is its own threefry computation in the
+  # program, and one per noise input (seven at 32 px, in every synthesis pass of a step) was most of a StyleGAN2
+  # step's compile time (docs/stylegan2.md, "Start-up")
+  flat = draw_global(jax.random.normal, key, (b, sum(sizes)), gan.axis_name)
+  starts = np.cumsum([0] + sizes)
+  noise = [flat[:, s:s + n].reshape(b, r, r, 1)
+           for s, n, r in zip(starts, sizes, gan.generator.noise_resolutions)]
   return gan.generator.apply({"params": g_params, **g_vars}, ws, noise_mode="random", noise=noise,
                              method="synthesis")
 
