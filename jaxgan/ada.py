@@ -168,8 +168,9 @@ def draw(key, batch: int, spec: Spec, channels: int) -> Dict[str, Tuple[jax.Arra
 
   Two random calls in all — one uniform block [batch, n_u] and one normal block [batch, n_n] holding every
   transform's numbers at fixed columns (`_layout`) — not two per transform: each jax.random call is its own
-  threefry computation in the program, and ~40 of them made ADA's sampling most of its compile time (≈ 2 s of
-  the 2.9 s of `augment` alone at 8 px, at XLA's fast-compile level; a StyleGAN2 step holds several augments)."""
+  threefry computation in the program, and the 26 draws (with a key fold and split per transform) made ADA's
+  sampling most of its compile time (≈ 2 s of the 2.9 s of `augment` alone at 8 px, at XLA's fast-compile level;
+  a StyleGAN2 step holds several augments)."""
   ku, kn = jax.random.split(key)
   blocks = {"u": jax.random.uniform(ku, (batch, _WIDTHS["u"]), jnp.float32),
             "n": jax.random.normal(kn, (batch, _WIDTHS["n"]), jnp.float32)}
