@@ -147,15 +147,16 @@ def _enabled(spec: Spec, name: str, channels: int) -> bool:
 
 
 def _layout():
-  """Where each draw of _DRAWS sits in the two blocks `draw` takes: {name: ((block, start, shape) of the value,
-  (block, start, shape) of the gate)} and the blocks' widths {"u": n_uniform, "n": n_normal}. Static and
+  """Where each draw of _DRAWS sits in the two blocks `draw` takes: {name: ((block, start, stop, shape) of the value,
+  (block, start, stop, shape) of the gate)} and the blocks' widths {"u": n_uniform, "n": n_normal}. Static and
   independent of the spec, so a transform's numbers do not depend on which others are on."""
   widths, where = {"u": 0, "n": 0}, {}
   for name, kind, vshape, gshape in _DRAWS:
     parts = []
     for block, shape in ((kind, vshape), ("u", gshape)):
-      parts.append((block, widths[block], shape))
+      start = widths[block]
       widths[block] += int(np.prod(shape, dtype=np.int64))
+      parts.append((block, start, widths[block], shape))
     where[name] = tuple(parts)
   return where, widths
 
@@ -174,8 +175,7 @@ def draw(key, batch: int, spec: Spec, channels: int) -> Dict[str, Tuple[jax.Arra
   ku, kn = jax.random.split(key)
   blocks = {"u": jax.random.uniform(ku, (batch, _WIDTHS["u"]), jnp.float32),
             "n": jax.random.normal(kn, (batch, _WIDTHS["n"]), jnp.float32)}
-  take = lambda block, start, shape: blocks[block][:, start:start + int(np.prod(shape, dtype=np.int64))].reshape(
-      (batch,) + tuple(shape))
+  take = lambda block, start, stop, shape: blocks[block][:, start:stop].reshape((batch,) + tuple(shape))
   return {name: tuple(take(*part) for part in _WHERE[name])
           for name, _, _, _ in _DRAWS if _enabled(spec, name, channels)}
 

@@ -142,9 +142,8 @@ def _synthesis(gan: StyleGAN2, g_params, g_vars, ws, key):
   # program, and one per noise input (seven at 32 px, in every synthesis pass of a step) cost stylegan2_mnist a
   # quarter of its compile time (279 -> 213 s; docs/stylegan2.md, "Start-up")
   flat = draw_global(jax.random.normal, key, (b, sum(sizes)), gan.axis_name)
-  starts = np.cumsum([0] + sizes)
-  noise = [flat[:, s:s + n].reshape(b, r, r, 1)
-           for s, n, r in zip(starts, sizes, gan.generator.noise_resolutions)]
+  noise = [part.reshape(b, r, r, 1)
+           for part, r in zip(jnp.split(flat, np.cumsum(sizes)[:-1], axis=1), gan.generator.noise_resolutions)]
   return gan.generator.apply({"params": g_params, **g_vars}, ws, noise_mode="random", noise=noise,
                              method="synthesis")
 
