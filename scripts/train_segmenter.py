@@ -1,6 +1,10 @@
 """Trains the scene segmenter (jaxgan/metrics/scene_segmenter.py) and writes its weights, deterministically.
 
-  python scripts/train_segmenter.py [--out=jaxgan/metrics/weights/scene_segmenter.npz] [--steps=800]
+  python scripts/train_segmenter.py [--out=jaxgan/metrics/weights/scene_segmenter.npz] [--steps=5000]
+
+The shipped weights (scene_segmenter_v2): the defaults, single-threaded XLA
+(XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"), 7.2 CPU-minutes on a 2-core AMD EPYC
+(AVX-512); real test mIoU 0.775, pixel accuracy 0.931.
 
 Data: `scenes` training split (MNIST training digits), `--num` scenes of seed 0; batches drawn by a fixed numpy
 seed; Adam (lr 3e-3, cosine decay to 5 %), pixel-wise softmax cross-entropy (float32). Evaluation: 1,000 test scenes
@@ -17,7 +21,7 @@ import numpy as np
 import optax
 
 _OUT = flags.DEFINE_string("out", "jaxgan/metrics/weights/scene_segmenter.npz", "where to write the weights")
-_STEPS = flags.DEFINE_integer("steps", 800, "Adam steps")
+_STEPS = flags.DEFINE_integer("steps", 5000, "Adam steps (the shipped v2 weights: 5,000)")
 _BATCH = flags.DEFINE_integer("batch", 16, "batch size")
 _NUM = flags.DEFINE_integer("num", 6000, "training scenes")
 _EVAL = flags.DEFINE_integer("eval_num", 1000, "test scenes for the ceiling")
