@@ -136,9 +136,13 @@ def run_seed(config, seed: int, workdir: str, test, log=print, stop=lambda: None
                          f"the last checkpoint in {seed_dir} is intact")
       step = runner.step
       if step % every == 0 or step == total:
-        err = ssl_lib.test_error(obj, jax.device_get(trainer.state.params("d")), images, labels, classify=classify)
-        row = {"step": step, "test_error": err, "cpu_s": round(cpu_base + time.process_time() - cpu0, 2),
-               "wall_s": round(wall_base + time.perf_counter() - wall0, 2)}
+        state = jax.device_get(trainer.state)
+        err = ssl_lib.test_error(obj, obj.classifier_params(state), images, labels, classify=classify)
+        row = {"step": step, "test_error": err}
+        if obj.d_ema > 0:  # the average classifies (the paper's test-time D); D's own error beside it
+          row["test_error_raw_d"] = ssl_lib.test_error(obj, state.players["d"].params, images, labels, classify=classify)
+        row.update(cpu_s=round(cpu_base + time.process_time() - cpu0, 2),
+                   wall_s=round(wall_base + time.perf_counter() - wall0, 2))
         if not (step % trainer.checkpoint_every == 0 or step == total):
           trainer.save(step)  # the curve never runs ahead of the checkpoints
         curve.append(row)

@@ -199,3 +199,54 @@ def test_script_errors_are_one_line(tiny_data, tmp_path):
   out = run("semi_supervised.py", *base, "--seeds=0,x")
   assert out.returncode == 2 and out.stderr.strip().splitlines() == [
       "semi_supervised.py: error: --seeds must be comma-separated non-negative integers, got '0,x'"]
+
+
+# -- the paper's D recipe: data-dependent init, fixed hidden scales, an averaged D that classifies ----------------
+
+
+def test_data_init_gives_every_layer_zero_mean_unit_variance_preactivations_on_its_batch(tiny_data):
+  c = tiny(tiny_data, data_init=40)
+  c.model.input_noise = c.model.hidden_noise = 0.0  # noise off: the check below replays the init pass exactly
+  obj = objective_lib.build(c)
+  chex.assert_shape(obj.init_x, (40, 28, 28, 1))
+  params = obj.init_state(0).players["d"].params
+  _, cols = obj.discriminator.apply({"params": params}, ssl_lib.to_float(jnp.asarray(obj.init_x)), train=True,
+                                    mutable=["intermediates"])
+  layers = sorted((k for k in cols["intermediates"] if k != "features"), key=lambda k: int(k.split("_")[1]))
+  assert layers == ["WNDense_0", "WNDense_1", "WNDense_2"]  # two hidden layers and the output
+  for name in layers:
+    y = np.asarray(cols["intermediates"][name]["preact"][0]) + np.asarray(params[name]["b"])
+    np.testing.assert_allclose(y.mean(axis=0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(y.std(axis=0), 1.0, rtol=1e-3)
+  plain = objective_lib.build(tiny(tiny_data)).init_state(0).players["d"].params
+  np.testing.assert_array_equal(params["WNDense_0"]["v"], plain["WNDense_0"]["v"])  # directions untouched
+  assert not np.allclose(params["WNDense_0"]["g"], plain["WNDense_0"]["g"])
+
+
+def test_fixed_hidden_scales_do_not_train_and_the_average_d_follows_d(tiny_data, tmp_path):
+  c = tiny(tiny_data, steps=2, data_init=40, d_ema=0.5)
+  c.model.ssl_train_hidden_scale = False
+  t = Trainer(c, str(tmp_path / "run"), devices=jax.devices()[:1], quiet=True)
+  start = jax.device_get(t.state)
+  assert t.gan.ema_players == ("d",)
+  chex.assert_trees_all_equal(start.ema["d"], start.players["d"].params)  # the average starts at the initialised D
+  t.train()
+  end = jax.device_get(t.state)
+  d0, d1 = start.players["d"].params, end.players["d"].params
+  for name in ("WNDense_0", "WNDense_1"):  # hidden: g keeps its data-init value, v and b train
+    np.testing.assert_array_equal(d1[name]["g"], d0[name]["g"])
+    assert not np.array_equal(d1[name]["v"], d0[name]["v"])
+  assert not np.array_equal(d1["WNDense_2"]["g"], d0["WNDense_2"]["g"])  # the output layer's g trains
+  # after two D updates with β = 0.5 the average lies strictly between the initial and the final D
+  ema = end.ema["d"]["WNDense_2"]["b"]
+  assert not np.allclose(ema, d1["WNDense_2"]["b"]) and not np.allclose(ema, d0["WNDense_2"]["b"])
+  chex.assert_trees_all_equal(t.gan.classifier_params(end), end.ema["d"])
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(d_ema=1.0), "ssl.d_ema is the decay of D's average"),
+    (dict(data_init=10_000), "ssl.data_init is how many training digits"),
+])
+def test_bad_recipe_values_are_one_line_errors(tiny_data, change, message):
+  with pytest.raises(ValueError, match=message):
+    objective_lib.build(tiny(tiny_data, **change))

@@ -29,8 +29,12 @@ def get_config():
   c.model.ssl_classes = 10
   c.model.input_noise = 0.6       # σ on [-1, 1] pixels = the paper's 0.3 on [0, 1]
   c.model.hidden_noise = 0.5
+  c.model.ssl_v_init = 0.05        # the paper's code: 0.1
+  c.model.ssl_train_hidden_scale = True   # the paper's code: False (g fixed by the data-dependent init)
   c.optim.g = dict(name="adam", lr=3e-3, b1=0.5, b2=0.999)
   c.optim.d = dict(name="adam", lr=3e-3, b1=0.5, b2=0.999)
   c.ssl = dict(labels_per_class=10, label_seed=0, labelled_batch=100, unsup_weight=1.0, fm_weight=1.0,
-               test_data="", eval_every=1000, supervised_steps=3000)
+               test_data="", eval_every=1000, supervised_steps=3000,
+               data_init=0,     # the paper's code: 500 (D's data-dependent init on that many training digits)
+               d_ema=0.0)       # the paper's code: 0.9999 (an average of D classifies the test digits)
   return c
