@@ -191,6 +191,18 @@ def test_miou_and_pixel_accuracy_on_a_hand_case():
     ss.check_maps(np.zeros((2, 64, 64), np.float32), 2)
 
 
+def test_the_shipped_segmenter_reads_real_scenes_and_notices_maps_that_do_not_match():
+  """The ceiling is a working instrument: on real test scenes (MNIST test digits, which it never trained on) it
+  recovers the label maps, names its version, and a map of another scene scores far lower."""
+  s = scenes.make_scenes(24, seed=0, split="test")
+  out = ss.segment_scores(s.images, s.label_maps)
+  assert out["segmenter"] == ss.SEGMENTER_VERSION == "scene_segmenter_v2"
+  assert out["miou"] > 0.6 and out["pixel_accuracy"] > 0.85
+  assert out["ceiling_miou"] > 0.7
+  wrong = ss.segment_scores(s.images, np.roll(s.label_maps, 1, axis=0))
+  assert wrong["miou"] < out["miou"] - 0.25
+
+
 def test_digit_crops_cut_white_digits_on_black(digits):
   s = scenes.make_scenes(4, seed=0, digits=digits)
   crops = ss.digit_crops(s.images, s.boxes)
