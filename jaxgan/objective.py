@@ -76,8 +76,10 @@ def init_variables(module: nn.Module, key: jax.Array, args: tuple, kwargs: dict)
   init's up to float rounding where XLA folds an initializer's constant scale into the sampler's (e.g. N(0, 1) ×
   0.02); a run is deterministic either way, since every run initialises through here.
   """
-  fn = jax.jit(lambda k: module.init({"params": k}, *args, train=False, **kwargs))
-  lowered = fn.lower(key)
+  init = lambda k: module.init({"params": k}, *args, train=False, **kwargs)
+  if any(isinstance(x, jax.core.Tracer) for x in jax.tree.leaves((key, args, kwargs))):
+    return init(key)  # called under a transformation (e.g. `jax.eval_shape(obj.init_state, ...)`): trace inline
+  lowered = jax.jit(init).lower(key)
   options = INIT_COMPILER_OPTIONS if jax.default_backend() == "cpu" else None
   return lowered.compile(compiler_options=options)(key)
 
