@@ -95,10 +95,13 @@ class DView:
 
 @dataclasses.dataclass(frozen=True)
 class Ema:
-  """An exponential moving average of G's params, updated after every G update: decay β, or with `rampup` r > 0
-  StyleGAN2-ADA's ramped half-life β_t = 0.5^(B / max(min(h, t·B·r), 1e-8)), h = B·ln½ / ln β images."""
+  """An exponential moving average of a player's params (`player`, default G), updated after every update of its
+  phase: decay β, or with `rampup` r > 0 StyleGAN2-ADA's ramped half-life β_t = 0.5^(B / max(min(h, t·B·r),
+  1e-8)), h = B·ln½ / ln β images. The objective lists the player in `ema_players`, which starts the average at
+  the player's initial params."""
   decay: float
   rampup: float = 0.0
+  player: str = "g"
 
   def beta(self, step, global_batch: int):
     if self.rampup <= 0:
@@ -109,10 +112,10 @@ class Ema:
     return jnp.power(0.5, b / jnp.maximum(ramped, 1e-8)).astype(jnp.float32)
 
   def __call__(self, inp: PhaseInput, state):
-    """The phase's `after` function: ema ← β·ema + (1 − β)·params of G."""
+    """The phase's `after` function: ema ← β·ema + (1 − β)·params of the player."""
     beta = self.beta(state.step, inp.batch["real"].shape[0] * parallel.n_devices(inp.obj.axis_name))
-    ema = optax.incremental_update(state.players["g"].params, state.ema["g"], step_size=1.0 - beta)
-    return state.replace(ema={**state.ema, "g": ema})
+    ema = optax.incremental_update(state.players[self.player].params, state.ema[self.player], step_size=1.0 - beta)
+    return state.replace(ema={**state.ema, self.player: ema})
 
 
 @dataclasses.dataclass(frozen=True)
