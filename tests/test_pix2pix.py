@@ -139,6 +139,12 @@ def test_psnr_and_ssim_hand_cases():
   z = y.copy()
   z[0, 3, 5] = 255
   np.testing.assert_allclose(pm.psnr(y, z), 10 * np.log10(256), rtol=1e-12)  # MSE = 255² / 256
+  # a set with one exact image (an inpainting hole over background) stays finite: PSNR of the set's mean MSE,
+  # here (0 + 100) / 2 = 50; the per-image PSNRs are inf and 20·log10(25.5)
+  pair = np.concatenate([x[:1], x[:1] + 10])
+  np.testing.assert_allclose(pm.psnr(x, pair), 10 * np.log10(255 ** 2 / 50), rtol=1e-12)
+  per = pm.psnr_per_image(x, pair)
+  assert np.isinf(per[0]) and per[1] == pytest.approx(20 * np.log10(25.5))
   # constant images a, b: σ = 0, so SSIM = (2ab + C1) / (a² + b² + C1) with C1 = (0.01·255)²
   c1 = (0.01 * 255) ** 2
   np.testing.assert_allclose(pm.ssim(x, x + 10), (2 * 100 * 110 + c1) / (100 ** 2 + 110 ** 2 + c1), rtol=1e-9)

@@ -1,6 +1,9 @@
 """Image-to-image evaluation: PSNR, SSIM, the MNIST judge on translated digits, and the degraded-input ceiling.
 
-  psnr(x, y)        10·log10(R² / MSE) per image (R = 255 for uint8), averaged over images; identical images: inf
+  psnr(x, y)        10·log10(R² / MSE) with the MSE averaged over every pixel of every image (R = 255 for uint8):
+                    finite unless every pair is identical (inf). Not the mean of per-image PSNRs, which is inf as
+                    soon as one image is reproduced exactly (an inpainting hole over background) and weighs the
+                    easiest images most; `psnr_per_image` gives those.
   ssim(x, y)        Wang et al. 2004: Gaussian window 11×11, σ = 1.5, K1 = 0.01, K2 = 0.03, R = 255, computed on the
                     'valid' part of each image (no padding), averaged over positions and channels, then images
   judge_accuracy    the MNIST judge's argmax on the outputs against the true digit labels
@@ -38,8 +41,10 @@ def psnr_per_image(x, y, data_range: float = 255.0) -> np.ndarray:
 
 
 def psnr(x, y, data_range: float = 255.0) -> float:
-  """Mean over images of the per-image PSNR in dB (inf when every pair is identical)."""
-  return float(np.mean(psnr_per_image(x, y, data_range)))
+  """PSNR in dB of the mean squared error over the whole set (inf only when every pair is identical)."""
+  x, y = _pair(x, y, "psnr")
+  mse = float(np.mean(np.square(x - y)))
+  return float("inf") if mse == 0 else float(10.0 * np.log10(data_range ** 2 / mse))
 
 
 def gaussian_window(size: int = SSIM_WINDOW, sigma: float = SSIM_SIGMA) -> np.ndarray:
