@@ -139,7 +139,7 @@ class ProGAN(GAN):
     return fade(upsample2x(downsample(x)), x, self.alpha(state.step))
 
   def example_input(self, player: str):
-    kw = {"stage": self.max_stage, "alpha": 1.0}
+    kw = {"stage": self.max_stage, "alpha": 1.0, **self._cond(self.balanced_labels(2))}
     if player == "g":
       return (jnp.zeros((2, self.z_dim), jnp.float32),), kw
     return (jnp.zeros((2,) + tuple(self.image_shape), jnp.float32),), kw

@@ -152,6 +152,46 @@ def test_four_devices_equal_one_across_a_stage_change(data16, tmp_path):
   chex.assert_trees_all_close(states[0], states[1], rtol=1e-5, atol=1e-5)
 
 
+def test_class_conditional_progan_fades_exactly_and_trains_on_cluster_labels(data16, tmp_path):
+  """G embeds the label beside z, D projects it on its last features; the fade-in identities hold per label, and a
+  cluster-conditioned run (k-means labels of unlabelled data) trains through a stage change."""
+  g = ProGANGenerator(16, channel_base=64, channel_max=8, num_classes=3, embed_dim=8)
+  d = ProGANDiscriminator(16, channel_base=64, channel_max=8, mbstd_group=4, num_classes=3)
+  z = jax.random.normal(jax.random.key(0), (8, 8))
+  x = jax.random.uniform(jax.random.key(1), (8, 8, 8, 1), minval=-1, maxval=1)
+  y, y2 = jnp.arange(8) % 3, (jnp.arange(8) + 1) % 3
+  gp = g.init(jax.random.key(2), z, y)["params"]
+  dp = d.init(jax.random.key(3), jnp.zeros((8, 16, 16, 1)), y)["params"]
+  out = g.apply({"params": gp}, z, y, stage=1, alpha=0.0)
+  chex.assert_trees_all_close(out, upsample2x(g.apply({"params": gp}, z, y, stage=0)), atol=1e-6)
+  assert float(jnp.abs(out - g.apply({"params": gp}, z, y2, stage=1, alpha=0.0)).min()) > 0  # every image moves
+  chex.assert_trees_all_close(d.apply({"params": dp}, x, y, stage=1, alpha=0.0),
+                              d.apply({"params": dp}, downsample(x), y, stage=0), atol=1e-5)
+  logits = d.apply({"params": dp}, x, y, stage=1, alpha=0.5)
+  assert bool(jnp.all(logits != d.apply({"params": dp}, x, y2, stage=1, alpha=0.5)))
+  with pytest.raises(ValueError, match="without labels"):
+    g.apply({"params": gp}, z, stage=1)
+  with pytest.raises(ValueError, match="cond_d"):
+    c = tiny(data16)
+    c.model.num_classes, c.model.cond_d = 3, "acgan"
+    objective_lib.build(c)
+
+  data8 = str(tmp_path / "x8.npz")
+  np.savez(data8, images=np.load(data16)["images"][:, ::2, ::2])
+  c = tiny(data8, steps=5, stage_images=(16, 24), fade_images=(0, 8), stage_batch=(8, 8))  # 8 px: stages 0, 1
+  c.model.image_shape = (8, 8, 1)
+  c.checkpoint_every = c.sample_every = 5
+  c.data.clusters = c.model.num_classes = 3
+  t = Trainer(c, str(tmp_path / "w"), quiet=True)
+  start = jax.device_get(t.state.params("g"))
+  t.train()
+  end = jax.device_get(t.state)
+  assert int(end.stage) == 1
+  chex.assert_tree_all_finite(end.players["g"].params)
+  assert float(np.abs(end.params("g")["embed"]["kernel"] - start["embed"]["kernel"]).max()) > 0
+  assert float(np.abs(end.params("d")["embed"]["kernel"]).max()) > 0
+
+
 def test_optimizer_reset_at_stage_changes_is_a_choice(data16):
   for reset in (True, False):
     gan = objective_lib.build(tiny(data16, reset_optimizer=reset))

@@ -13,6 +13,11 @@ are called with a static `stage` s (the output resolution 4·2^s) and a traced f
      minibatch-stddev, a 3×3 conv, a dense layer and the logit. In stage s > 0 the first features are
      (1 − α)·fromRGB_{s−1}(pool(x)) + α·block_s(fromRGB_s(x)), so at α = 0 D(x) = D_{s−1}(pool(x)).
 
+Class-conditional (`num_classes` C > 0; e.g. a cluster-conditioned run on k-means labels, data.clusters): G embeds the
+label (a C → z_dim equalized dense layer on the one-hot label, i.e. an embedding table) and concatenates the
+pixel-normalised embedding to the pixel-normalised z, as StyleGAN2's mapping does with its c_dim embedding; D adds
+the projection term ⟨embed(y), h⟩ / √F on its last features h (Miyato & Koyama 2018), as StyleGAN2's D does.
+
 Every layer uses the equalized learning rate: weights are drawn from N(0, 1) and scaled at run time by
 gain/√fan_in (He's constant), so Adam's per-parameter steps are alike across layers of any width.
 Widths follow NVIDIA's configs: min(channel_base / resolution, channel_max) channels at each resolution.
@@ -25,6 +30,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxgan.models import register
+from jaxgan.models.conditional import check_cond, require_labels
 from jaxgan.models.ops import mbstd_config, minibatch_stddev
 
 Array = jax.Array
@@ -132,6 +138,8 @@ class _Growing(nn.Module):
 
 class ProGANGenerator(_Growing):
   channels: int = 1
+  num_classes: int = 0
+  embed_dim: int = 128   # the label embedding's width (build: model.latent_dim)
   dtype: Any = jnp.float32
 
   def setup(self):
@@ -140,11 +148,18 @@ class ProGANGenerator(_Growing):
     self.conv0 = EqConv(ch[0], dtype=self.dtype)
     self.convs = [(EqConv(c, dtype=self.dtype), EqConv(c, dtype=self.dtype)) for c in ch[1:]]
     self.to_rgb = [EqConv(self.channels, kernel=1, gain=1.0, dtype=self.dtype) for _ in ch]
+    if self.num_classes:
+      self.embed = EqDense(self.embed_dim, gain=1.0, dtype=jnp.float32)
 
-  def __call__(self, z: Array, train: bool = False, stage: Optional[int] = None, alpha=1.0) -> Array:
+  def __call__(self, z: Array, labels: Optional[Array] = None, train: bool = False, stage: Optional[int] = None,
+               alpha=1.0) -> Array:
     stage = self._stage(stage, "G")
+    require_labels(labels, self.num_classes, z.shape[0])
     act = lambda x: pixel_norm(_lrelu(x))
-    h = self.dense(pixel_norm(z.astype(jnp.float32)))
+    h = pixel_norm(z.astype(jnp.float32))
+    if self.num_classes:
+      h = jnp.concatenate([h, pixel_norm(self.embed(jax.nn.one_hot(labels, self.num_classes)))], axis=-1)
+    h = self.dense(h)
     h = act(h.reshape(z.shape[0], 4, 4, -1))
     h = act(self.conv0(h))
     feats = [h]
@@ -165,6 +180,7 @@ class ProGANGenerator(_Growing):
 class ProGANDiscriminator(_Growing):
   mbstd: bool = True
   mbstd_group: int = 4
+  num_classes: int = 0
   dtype: Any = jnp.float32
 
   def setup(self):
@@ -175,13 +191,17 @@ class ProGANDiscriminator(_Growing):
     self.conv0 = EqConv(ch[0], dtype=self.dtype)
     self.dense0 = EqDense(ch[0], dtype=self.dtype)
     self.logit = EqDense(1, gain=1.0, dtype=self.dtype)
+    if self.num_classes:
+      self.embed = EqDense(ch[0], gain=1.0, dtype=jnp.float32)  # the projection's class vectors
 
   def _block(self, s: int, h: Array) -> Array:
     conv_a, conv_b = self.convs[s - 1]
     return downsample(_lrelu(conv_b(_lrelu(conv_a(h)))))
 
-  def __call__(self, x: Array, train: bool = False, stage: Optional[int] = None, alpha=1.0) -> Array:
+  def __call__(self, x: Array, labels: Optional[Array] = None, train: bool = False, stage: Optional[int] = None,
+               alpha=1.0) -> Array:
     stage = self._stage(stage, "D")
+    require_labels(labels, self.num_classes, x.shape[0])
     if x.shape[1] != 4 * 2 ** stage:
       raise ValueError(f"progan D: stage {stage} takes {4 * 2 ** stage}×{4 * 2 ** stage} images, got {x.shape[1:3]}")
     if self.is_initializing():  # every resolution's fromRGB gets its parameters
@@ -197,25 +217,32 @@ class ProGANDiscriminator(_Growing):
     h = _lrelu(self.conv0(h))
     h = _lrelu(self.dense0(h.reshape(h.shape[0], -1)))
     self.sow("intermediates", "features", h)
-    return self.logit(h)[:, 0].astype(jnp.float32)
+    logit = self.logit(h)[:, 0].astype(jnp.float32)
+    if self.num_classes:
+      proj = self.embed(jax.nn.one_hot(labels, self.num_classes))
+      logit = logit + jnp.sum(proj * h.astype(jnp.float32), axis=-1) / math.sqrt(h.shape[-1])
+    return logit
 
 
 @register("progan")
 def build(cfg, axis_name: Optional[str] = None) -> Tuple[nn.Module, nn.Module]:
   """cfg keys: image_shape (R, R, C) the target (R a power of two ≥ 8), channel_base, channel_max, dtype, mbstd
-  (default True), mbstd_group."""
+  (default True), mbstd_group, num_classes (0 = unconditional; D conditions by projection only)."""
   shape = tuple(cfg.image_shape)
   if len(shape) != 3 or shape[0] != shape[1]:
     raise ValueError(f"progan: model.image_shape must be square (R, R, C), got {shape}")
   check_resolution(int(shape[0]))
-  if int(cfg.get("num_classes", 0) or 0):
-    raise ValueError("progan is unconditional here; set model.num_classes = 0")
+  num_classes, cond_d = check_cond(cfg, "progan")
+  if num_classes and cond_d != "projection":
+    raise ValueError(f"progan: a class-conditional D is a projection D; model.cond_d={cond_d!r} is not supported")
   dtype = jnp.dtype(cfg.get("dtype", "float32"))
   base, cmax = int(cfg.get("channel_base", 2048)), int(cfg.get("channel_max", 128))
   if base < 1 or cmax < 1:
     raise ValueError(f"progan: model.channel_base and model.channel_max must be positive, got {base}, {cmax}")
   mbstd = cfg.get("mbstd", True)
   _, group = mbstd_config(cfg, "progan")
-  g = ProGANGenerator(int(shape[0]), base, cmax, channels=int(shape[2]), dtype=dtype)
-  d = ProGANDiscriminator(int(shape[0]), base, cmax, mbstd=bool(mbstd), mbstd_group=group, dtype=dtype)
+  g = ProGANGenerator(int(shape[0]), base, cmax, channels=int(shape[2]), num_classes=num_classes,
+                      embed_dim=int(cfg.get("latent_dim", 128)), dtype=dtype)
+  d = ProGANDiscriminator(int(shape[0]), base, cmax, mbstd=bool(mbstd), mbstd_group=group, num_classes=num_classes,
+                          dtype=dtype)
   return g, d
