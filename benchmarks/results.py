@@ -49,6 +49,8 @@ MNIST_ROWS = {
     "wgan_mnist": ("jaxgan/configs/wgan_mnist.py", []),
     "wgan_gp_mnist": ("jaxgan/configs/wgan_gp_mnist.py", []),
     "sngan_mnist": ("jaxgan/configs/sngan_mnist.py", []),
+    "progan_mnist": ("jaxgan/configs/progan_mnist.py", []),
+    "progan_mnist_clusters": ("jaxgan/configs/progan_mnist_clusters.py", []),
 }
 # Rows trained single-threaded on one pinned core: "within 30 CPU-minutes" counts process time, and on this 2-core
 # CPU one XLA thread does more steps per CPU-minute than two (mnist_best: 91 vs ≈ 110 CPU-ms a step); unpinned,
@@ -57,7 +59,7 @@ SINGLE_THREAD = {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_paral
 ROW_ENV = {name: SINGLE_THREAD for name in ("mnist_fast_clusters", "mnist_best", "mnist_best_seed1", "mnist_best_seed2",
                                             "wgan_mnist", "wgan_gp_mnist", "sngan_mnist", "stacked_mnist",
                                             "stacked_mnist_seed1", "stacked_mnist_clusters", "ring8", "grid25",
-                                            "grid25_clusters")}
+                                            "grid25_clusters", "progan_mnist", "progan_mnist_clusters")}
 # Rows "<row>_seed<N>" are the same preset trained with another seed; the table adds their mean with <row>.
 MIXTURE_ROWS = {"ring8": "jaxgan/configs/ring8.py", "grid25": "jaxgan/configs/grid25.py",
                 "grid25_clusters": "jaxgan/configs/grid25_clusters.py"}
