@@ -139,10 +139,10 @@ class ProGAN(GAN):
     return fade(upsample2x(downsample(x)), x, self.alpha(state.step))
 
   def example_input(self, player: str):
-    kw = {"stage": self.max_stage, "alpha": 1.0, **self._cond(self.balanced_labels(2))}
-    if player == "g":
-      return (jnp.zeros((2, self.z_dim), jnp.float32),), kw
-    return (jnp.zeros((2,) + tuple(self.image_shape), jnp.float32),), kw
+    """The GAN's example input (with labels when conditional), at the last stage so every resolution's
+    parameters are created."""
+    args, kw = super().example_input(player)
+    return args, {**kw, "stage": self.max_stage, "alpha": 1.0}
 
   # -- sampling --------------------------------------------------------------------------------------------------
 
