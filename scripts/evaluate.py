@@ -9,7 +9,9 @@ FILE.npz holds `images` (uint8 N×H×W×C) or `points` (float N×2); for the ima
 judge_accuracy, translation) also `targets` (uint8, as `images`) and `labels` (the digits' classes). --workdir of a
 pix2pix run translates its dataset's test split (MNIST test digits; --num of them). --metric=memorisation compares
 samples with the training images: with --workdir, the run's own dataset; with --samples, MNIST digits only (the
-embedded 5,000). Metrics: see
+embedded 5,000). --metric=pixel_fd (FD and KID in box-averaged pixels, for colour data with no offline feature
+network) compares with the training images: with --workdir, the run's own dataset; with --samples, an array
+`reference` in the same .npz. Metrics: see
 jaxgan.metrics.METRICS.
 Bad input prints one error line on stderr and exits with status 2.
 """
@@ -54,6 +56,8 @@ def load_samples(path: str) -> Dict[str, np.ndarray]:
       if images.dtype != np.uint8 or images.ndim != 4:
         raise UsageError(f"{path}: `images` must be uint8 N×H×W×C, got {images.dtype} {images.shape}")
       out = {"images": images}
+      if "reference" in z.files:  # pixel_fd's real images
+        out["reference"] = z["reference"]
       if "targets" in z.files:  # image-to-image outputs and what they should have been (psnr, ssim)
         out["targets"] = z["targets"]
         if out["targets"].shape != images.shape:
@@ -91,6 +95,8 @@ def samples_from_workdir(workdir: str) -> Dict[str, np.ndarray]:
     x = full_size(x, run.gan.image_shape)  # a Progressive GAN's checkpoint before its last stage: enlarged
     if x.ndim == 4 and _METRIC.value == "memorisation":
       return {"images": x, "train": training_images(run.config)}
+    if x.ndim == 4 and _METRIC.value == "pixel_fd":
+      return {"images": x, "reference": training_images(run.config)}
   except (FileNotFoundError, ValueError, CheckpointError) as e:
     raise UsageError(str(e)) from e
   return {"points": x} if x.ndim == 2 else {"images": x}
@@ -124,6 +130,8 @@ def run_metric(metric: str, images: Optional[np.ndarray] = None, points: Optiona
   if metric not in metrics.PAIRED:  # targets and labels are for the image-to-image metrics only
     kw.pop("targets", None)
     kw.pop("labels", None)
+  if metric != "pixel_fd":
+    kw.pop("reference", None)
   if metric in ("mixture", "prdc") and points is not None:
     kw.setdefault("dataset", "ring8")
   else:

@@ -12,6 +12,9 @@
   memorisation   the fraction of samples nearer a training image than training images are to each other, beside
                  held-out reals' fraction (judge features for digits, 16-px pixels otherwise; kw train=,
                  heldout=, quantile=; jaxgan.metrics.memorisation)
+  pixel_fd       FD and KID in "pixels16" (the images box-averaged to <= 16 px), no weights needed: the offline
+                 score for colour data such as the emoji, vs `reference=` (the training images), with a real-vs-real
+                 floor from a split of the reference (jaxgan.metrics.pixel_fd)
   scene_seg      label map → image (scenes): the scene segmenter's mIoU and pixel accuracy on the images against
                  `label_maps=` (and its real-image ceiling); scene_digit_fd: judge FD of digits cropped at `boxes=`
                  from the images vs from `reals=` (jaxgan.metrics.scene_segmenter)
@@ -194,6 +197,16 @@ def _memorisation(images=None, points=None, train=None, heldout=None, space="aut
   return memorisation.memorisation(images, train, heldout, space, quantile, judge)
 
 
+def _pixel_fd(images=None, points=None, reference=None, seed=0) -> Dict[str, Any]:
+  del points
+  from jaxgan.metrics import pixel_fd  # pylint: disable=g-import-not-at-top
+  images = _need(images, "images", "pixel_fd")
+  if reference is None:
+    raise ValueError("pixel_fd needs the reference images (the training set): give --workdir, or `reference` in "
+                     "the samples .npz")
+  return pixel_fd.pixel_fd(images, np.asarray(reference), seed=seed)
+
+
 def _scene(fn: str, **kw) -> Dict[str, Any]:
   from jaxgan.metrics import scene_segmenter  # pylint: disable=g-import-not-at-top
   return getattr(scene_segmenter, fn)(**kw)
@@ -220,6 +233,7 @@ METRICS: Dict[str, Callable[..., Dict[str, Any]]] = {
     "mixture": _mixture,
     "stacked_mnist": _stacked_mnist,
     "memorisation": _memorisation,
+    "pixel_fd": _pixel_fd,
     "scene_seg": lambda **kw: _scene("scene_seg_metric", **kw),
     "scene_digit_fd": lambda **kw: _scene("scene_digit_fd_metric", **kw),
 }
