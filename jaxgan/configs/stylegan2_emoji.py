@@ -9,12 +9,13 @@ and other contributors, CC-BY 4.0). NVIDIA's recipe (jaxgan/stylegan2.py) with A
 regime ADA was made for.
 
 Budgets. CPU (this preset): channel_base 1024, at most 64 channels (64, 64, 64, 32, 16 at 4 … 64 px), z and w of
-128, batch 32, 3,000 steps (96k images), a checkpoint and a grid every 500. Measured on one core of a 2-core AMD EPYC
-(AVX-512, single-threaded XLA): 4.5 s a step, so the 3,000 steps take ≈ 3.7 CPU-hours; twice these widths (channel
-base 2048, at most 128) cost 8 s a step (≈ 22 hours for the 10,000 steps first planned). What a run of it reached:
-docs/stylegan2.md, "stylegan2_emoji". Accelerator (the flags above, NVIDIA's auto widths for 64 px: 512 channels
-up to 32 px, 256 at 64 px): 40,000 steps × 64 = 2.56M images, about NVIDIA's 64 px recipes' first quality plateau;
-not run here (no GPU lent).
+128, batch 32, 3,000 steps (96k images), a checkpoint and a grid every 500. Measured on one pinned core of a 2-core
+AMD EPYC (AVX-512, single-threaded XLA, the other core busy): 98 wall-minutes for the 3,000 steps with compilation
+(1.9 s a step, 16 img/s, once compiled); twice these widths (channel base 2048, at most 128) took 8 s a step on a
+loaded core (≈ 22 hours for the 10,000 steps first planned). What the run reached (pixel FD about 14× its floor,
+colour blobs without emoji structure): docs/stylegan2.md, "stylegan2_emoji". Accelerator (the flags above, NVIDIA's
+auto widths for 64 px: 512 channels up to 32 px, 256 at 64 px): 40,000 steps × 64 = 2.56M images, about NVIDIA's
+64 px recipes' first quality plateau; not run here (no GPU lent).
 """
 from jaxgan.configs import base
 
