@@ -91,7 +91,7 @@ def write_figures(run, base, seed, ema, label, psi, layers):
     paths.append(path)
 
   png("truncation", sf.grid_with_caption(sf.truncation_sweep(run, seeds, psis, label, ema), len(psis),
-                                        "psi " + " ".join(f"{p:g}" for p in psis)))
+                                        "columns: psi " + ", ".join(f"{p:g}" for p in psis)))
   rows, cols = seeds[:4], [seed + 10 + i for i in range(5)]
   start, stop = sf.layer_range(run, layers)
   png("mixing", sf.grid_with_caption(sf.style_mixing(run, rows, cols, layers, psi, label, ema), len(cols) + 1,
