@@ -11,7 +11,6 @@ import argparse
 import os
 import sys
 import time
-import types
 
 import numpy as np
 
@@ -51,15 +50,9 @@ def run_jaxgan(a, x_np):
 
 def run_nvidia(a, x_np):
   sys.path.insert(0, os.path.abspath(a.nvidia))
-  for mod in ("requests",):
-    sys.modules.setdefault(mod, types.ModuleType(mod))
-  try:
-    import distutils.util  # noqa: F401
-  except ImportError:
-    d, u = types.ModuleType("distutils"), types.ModuleType("distutils.util")
-    u.strtobool = lambda v: 1 if str(v).lower() in ("y", "yes", "t", "true", "on", "1") else 0
-    d.util = u
-    sys.modules["distutils"], sys.modules["distutils.util"] = d, u
+  sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
+  from _nvidia_stubs import stub_unused_imports
+  stub_unused_imports()
   import warnings
   warnings.filterwarnings("ignore")
   import torch

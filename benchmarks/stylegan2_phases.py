@@ -24,7 +24,6 @@ import os
 import statistics
 import sys
 import time
-import types
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INTERVALS = {"Gmain": 1, "Greg": 4, "Dmain": 1, "Dreg": 16}
@@ -100,14 +99,9 @@ def jaxgan_side(args) -> dict:
 
 def nvidia_side(args) -> dict:
   sys.path.insert(0, os.path.abspath(args.nvidia))
-  sys.modules.setdefault("requests", types.ModuleType("requests"))
-  try:
-    import distutils.util  # noqa: F401
-  except ImportError:
-    d, u = types.ModuleType("distutils"), types.ModuleType("distutils.util")
-    u.strtobool = lambda v: 1 if str(v).lower() in ("y", "yes", "t", "true", "on", "1") else 0
-    d.util = u
-    sys.modules["distutils"], sys.modules["distutils.util"] = d, u
+  sys.path.insert(0, os.path.join(ROOT, "scripts"))
+  from _nvidia_stubs import stub_unused_imports
+  stub_unused_imports()
   import torch
   from torch_utils import misc
   from training import loss as loss_lib, networks

@@ -15,10 +15,11 @@ kinds and shapes — so both sides run on identical random numbers and need no t
 import argparse
 import os
 import sys
-import types
 import warnings
 
 import numpy as np
+
+from _nvidia_stubs import stub_unused_imports
 
 SINGLE = ("xflip", "rotate90", "xint", "scale", "rotate", "aniso", "xfrac",
           "brightness", "contrast", "lumaflip", "hue", "saturation")
@@ -28,21 +29,6 @@ PIPES = {
     "color": dict(brightness=1, contrast=1, lumaflip=1, hue=1, saturation=1),
 }
 PIPES["bgc"] = {**PIPES["blit"], **PIPES["geom"], **PIPES["color"]}
-
-
-def _stub_imports():
-  """dnnlib/util.py imports requests and distutils at module level; the pipe uses neither."""
-  try:
-    import requests  # noqa: F401
-  except ImportError:
-    sys.modules["requests"] = types.ModuleType("requests")
-  try:
-    import distutils.util  # noqa: F401
-  except ImportError:
-    d, u = types.ModuleType("distutils"), types.ModuleType("distutils.util")
-    u.strtobool = lambda v: 1 if str(v).lower() in ("y", "yes", "t", "true", "on", "1") else 0
-    d.util = u
-    sys.modules["distutils"], sys.modules["distutils.util"] = d, u
 
 
 class RecordingTorch:
@@ -76,7 +62,7 @@ def main():
   if not os.path.isfile(os.path.join(a.nvidia, "training", "augment.py")):
     sys.exit(f"error: NVIDIA's training/augment.py not found under {a.nvidia}")
   sys.path.insert(0, os.path.abspath(a.nvidia))
-  _stub_imports()
+  stub_unused_imports()
   import torch
   warnings.filterwarnings("ignore")
   from training import augment as nv

@@ -31,9 +31,10 @@ import argparse
 import contextlib
 import os
 import sys
-import types
 
 import numpy as np
+
+from _nvidia_stubs import stub_unused_imports
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_NVIDIA = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "bench", "stylegan2_ada_pytorch"))
@@ -44,18 +45,7 @@ def _import_nvidia(path):
   if not os.path.isfile(os.path.join(path, "training", "networks.py")):
     sys.exit(f"error: NVIDIA's stylegan2-ada-pytorch files not found in {path} (--nvidia=DIR)")
   sys.path.insert(0, path)
-  for mod, attrs in (("requests", {}),):
-    try:
-      __import__(mod)
-    except ImportError:
-      sys.modules[mod] = types.ModuleType(mod)
-  try:
-    import distutils.util  # noqa: F401
-  except ImportError:
-    d, u = types.ModuleType("distutils"), types.ModuleType("distutils.util")
-    u.strtobool = lambda v: 1 if str(v).lower() in ("y", "yes", "t", "true", "on", "1") else 0
-    d.util = u
-    sys.modules["distutils"], sys.modules["distutils.util"] = d, u
+  stub_unused_imports()
   from training import networks
   from torch_utils.ops import upfirdn2d
   return networks, upfirdn2d
