@@ -2,12 +2,12 @@
 timed alone, on jaxgan's side or on NVIDIA's, at the same configuration.
 
   python benchmarks/stylegan2_phases.py [--config=jaxgan/configs/stylegan2_bench32.py] [--reps=10] [--json]
-  /work/torchvenv/bin/python benchmarks/stylegan2_phases.py --nvidia=../shared/bench/stylegan2_ada_pytorch \\
+  <torch venv>/bin/python benchmarks/stylegan2_phases.py --nvidia=../shared/bench/stylegan2_ada_pytorch \\
       --res=32 --channels=3 --cbase=4096 --cmax=256 --batch=16 [--threads=1] [--json]
 
 jaxgan: one jitted program per phase, the phase's update exactly as the trainer's step runs it (`step.run_phase`
-with the phase known to run: its forward, terms, gradients, Adam update and after-functions), on one device, state
-donated; plus G's forward (mapping + synthesis, no gradients) and D's forward on a real batch. NVIDIA: the driver's
+with the phase known to run: its forward, terms, gradients, Adam update and after-functions), on one device, the
+same state in every call (not donated); plus G's forward (mapping + synthesis, no gradients) and D's forward on a real batch. NVIDIA: the driver's
 step cut into the same pieces (`StyleGAN2Loss.accumulate_gradients` of one phase, `nan_to_num`, the Adam step) in
 torch eager, plus `G(z)` and `D(x)` under `no_grad`. Each piece: `--reps` timed calls after two warm-up calls,
 median milliseconds. A step's cost is Gmain + Dmain every step, Greg every 4th and Dreg every 16th
@@ -67,7 +67,7 @@ def jaxgan_side(args) -> dict:
   h, w, c = obj.image_shape
   real = jax.random.uniform(jax.random.PRNGKey(1), (b, h, w, c), minval=-1.0, maxval=1.0)
   batch = {"real": real}
-  pieces = {}
+  pieces, compile_s = {}, {}
   names = {p.name: p for p in obj.phases}
   for label in INTERVALS:
     phase = names.get(label)
@@ -81,20 +81,15 @@ def jaxgan_side(args) -> dict:
     key = jax.random.PRNGKey(2)
     t0 = time.perf_counter()
     compiled = fn.lower(state, batch, key).compile()
-    compile_s = time.perf_counter() - t0
-    run = lambda: jax.block_until_ready(compiled(state, batch, key))
-    pieces[label] = _median_ms(run, args.reps)
-    pieces[label + "_compile_s"] = compile_s
+    compile_s[label] = round(time.perf_counter() - t0, 1)
+    pieces[label] = _median_ms(lambda: jax.block_until_ready(compiled(state, batch, key)), args.reps)
   gen = jax.jit(lambda s, z: obj.generate(s.players["g"].params, s.players["g"].vars, z))
   z = jax.random.normal(jax.random.PRNGKey(3), (b, obj.latent_dim))
   pieces["G_forward"] = _median_ms(lambda: jax.block_until_ready(gen(state, z)), args.reps)
   disc = jax.jit(lambda s, x: obj.d_apply({"params": s.players["d"].params, **s.players["d"].vars}, x))
   pieces["D_forward"] = _median_ms(lambda: jax.block_until_ready(disc(state, real)), args.reps)
-  timings = {k: v for k, v in pieces.items() if not k.endswith("_compile_s")}
-  return _summary("jaxgan", timings, {"compile_s": {k[:-10]: round(v, 1) for k, v in pieces.items()
-                                                    if k.endswith("_compile_s")},
-                                      "batch": b, "jax": jax.__version__, "config": args.config,
-                                      "xla_flags": os.environ.get("XLA_FLAGS", "")})
+  return _summary("jaxgan", pieces, {"compile_s": compile_s, "batch": b, "jax": jax.__version__,
+                                     "config": args.config, "xla_flags": os.environ.get("XLA_FLAGS", "")})
 
 
 def nvidia_side(args) -> dict:
