@@ -59,6 +59,7 @@ from jax import lax
 
 from jaxgan import parallel
 from jaxgan.models import register
+from jaxgan.models import layers as L
 from jaxgan.models import upfirdn as U
 from jaxgan.models.ops import minibatch_stddev
 
@@ -132,7 +133,7 @@ def conv2d_resample(x: Array, w: Array, up: int = 1, down: int = 1, padding: int
   k = w.shape[0]
   fw = len(fir) if np.ndim(fir) == 1 else np.shape(fir)[1]
   if up == 1 and down == 1:
-    return lax.conv_general_dilated(x, w, (1, 1), ((padding, padding),) * 2, dimension_numbers=_DN)
+    return L.conv2d(x, w, 1, ((padding, padding),) * 2)
   if down > 1 and up == 1:
     p0 = padding + (fw - down + 1) // 2
     p1 = padding + (fw - down) // 2
@@ -140,7 +141,7 @@ def conv2d_resample(x: Array, w: Array, up: int = 1, down: int = 1, padding: int
       x = U.upfirdn2d(x, fir, down=down, padding=(p0, p1, p0, p1), method=upfirdn_method)
       return _conv1x1(x, w)
     x = U.upfirdn2d(x, fir, padding=(p0, p1, p0, p1), method=upfirdn_method)
-    return lax.conv_general_dilated(x, w, (down, down), "VALID", dimension_numbers=_DN)
+    return L.conv2d(x, w, down)
   if up > 1 and down == 1:
     q0 = padding + (fw + up - 1) // 2
     q1 = padding + (fw - up) // 2
@@ -172,7 +173,7 @@ def _transposed_conv_phases(x: Array, w: Array) -> Array:
     raise ValueError(f"stylegan2: the phase-decomposed up-conv needs a 3×3 kernel, got {w.shape}")
   b, h, wd, _ = x.shape
   xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
-  conv = lambda v, k: lax.conv_general_dilated(v, k, (1, 1), "VALID", dimension_numbers=_DN)
+  conv = lambda v, k: L.conv2d(v, k)
   ee = conv(xp, w[2::-2, 2::-2])                                     # [B, H+1, W+1, O]
   eo = jnp.pad(conv(xp[:, :, 1:-1], w[2::-2, 1:2]), ((0, 0), (0, 0), (0, 1), (0, 0)))
   oe = jnp.pad(conv(xp[:, 1:-1], w[1:2, 2::-2]), ((0, 0), (0, 1), (0, 0), (0, 0)))
