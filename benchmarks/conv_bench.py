@@ -4,6 +4,7 @@
   python benchmarks/conv_bench.py --up=lax              # ... with flax/lax's own transposed conv (the slow path)
   python benchmarks/conv_bench.py --mode=layers         # fwd+bwd ms of every formulation, interleaved rounds
   python benchmarks/conv_bench.py --mode=family       # the `dcgan` family's transposed convs (the auto rule)
+  python benchmarks/conv_bench.py --mode=wgrad --batch=32  # 3x3 convs: XLA's weight gradient vs per-tap matmuls
   python benchmarks/conv_bench.py --mode=scan --k=4,8   # K steps: K jitted calls vs lax.scan rolled vs unroll=K
   /tmp/torchpeer/bin/python benchmarks/conv_bench.py --mode=torch_layers   # the same layers in PyTorch eager
 
@@ -185,12 +186,26 @@ def _family_cases(batch: int):
   return [(f"convT {i}->{o} {h}->{2 * h}", (batch, h, h, i), (4, 4, i, o), up) for h, i, o in shapes]
 
 
+def _wgrad_cases(batch: int):
+  """StyleGAN2's 3x3 convs at stylegan2_bench32 (D sees reals and fakes: batch 32): lax's weight gradient against
+  `layers.conv2d`'s per-tap matmuls (the forward op is the same)."""
+  from jaxgan.models import layers as L
+
+  def variants(stride, pad):
+    return {m: (lambda x, k, m=m: L.conv2d(x, k, stride, ((pad, pad), (pad, pad)), wgrad=m)) for m in ("lax", "taps")}
+  return [("3x3 128->128 32px", (batch, 32, 32, 128), (3, 3, 128, 128), variants(1, 1)),
+          ("3x3 256->256 16px", (batch, 16, 16, 256), (3, 3, 256, 256), variants(1, 1)),
+          ("3x3 256->256 8px", (batch, 8, 8, 256), (3, 3, 256, 256), variants(1, 1)),
+          ("3x3/2 128->256 33px", (batch, 33, 33, 128), (3, 3, 128, 256), variants(2, 0)),
+          ("3x3/2 256->256 17px", (batch, 17, 17, 256), (3, 3, 256, 256), variants(2, 0))]
+
+
 def run_layers(args):
   """fwd+bwd (grads of sum(y^2) w.r.t. input and weight) per formulation; rounds interleave the variants."""
   import jax
   import jax.numpy as jnp
   dtype = jnp.dtype(args.dtype)
-  cases = _family_cases(args.batch) if args.mode == "family" else _layer_cases(args.batch)
+  cases = {"family": _family_cases, "wgrad": _wgrad_cases}.get(args.mode, _layer_cases)(args.batch)
   for label, xs, ks, variants in cases:
     x = jax.random.normal(jax.random.key(0), xs, dtype)
     k = (jax.random.normal(jax.random.key(1), ks) * 0.05).astype(dtype)
@@ -238,11 +253,11 @@ def run_torch_layers(args):
 
 def main(argv=None):
   ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  ap.add_argument("--mode", default="step", choices=["step", "layers", "family", "scan", "torch_layers"])
+  ap.add_argument("--mode", default="step", choices=["step", "layers", "family", "wgrad", "scan", "torch_layers"])
   ap.add_argument("--batch", type=int, default=64)
   ap.add_argument("--steps", type=int, default=150, help="timed steps (the peer: 150 after 20 warm-up)")
   ap.add_argument("--warmup", type=int, default=20)
-  ap.add_argument("--rounds", type=int, default=10, help="timing rounds for --mode=layers/scan")
+  ap.add_argument("--rounds", type=int, default=10, help="timing rounds for --mode=layers/family/wgrad/scan")
   ap.add_argument("--k", default="4,8", help="comma-separated K for --mode=scan")
   ap.add_argument("--variants", default="", help="--mode=scan subset of calls,scan_rolled,scan_unroll (default all)")
   ap.add_argument("--up", default="auto", help="transposed-conv formulation (layers.UP_METHODS)")
@@ -250,7 +265,7 @@ def main(argv=None):
   ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
   ap.add_argument("--data", default=_MNIST, help="MNIST idx .gz (default: shared t10k; else the offline 5k)")
   args = ap.parse_args(argv)
-  modes = {"step": run_step, "layers": run_layers, "family": run_layers, "scan": run_scan,
+  modes = {"step": run_step, "layers": run_layers, "family": run_layers, "wgrad": run_layers, "scan": run_scan,
            "torch_layers": run_torch_layers}
   modes[args.mode](args)
 

@@ -31,7 +31,7 @@ _DN = ("NHWC", "HWIO", "NHWC")
 # Formulations of the 4x4/s2 transposed conv, all exact (benchmarks/conv_bench.py times them).
 UP_METHODS = ("phase_conv", "phase_matmul", "fused_conv", "subpixel", "lax")
 # Formulations of the 4x4/s2 conv.
-DOWN_METHODS = ("lax", "s2d_conv", "matmul")
+DOWN_METHODS = ("lax", "auto", "taps", "s2d_conv", "matmul")
 
 
 def _interleave(p00: Array, p01: Array, p10: Array, p11: Array) -> Array:
@@ -73,11 +73,8 @@ def conv_transpose_2x(x_BxHxWxI: Array, kernel_4x4xIxO: Array, method: str = "au
     z = z.reshape(bsz, h, w, 2, 2, cout).transpose(0, 1, 3, 2, 4, 5)
     return z.reshape(bsz, 2 * h, 2 * w, cout)
   xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
-  if method == "phase_conv":
-    phases = [lax.conv_general_dilated(xp[:, a:a + h + 1, b:b + w + 1], k[a::2, b::2], (1, 1), "VALID",
-                                       dimension_numbers=_DN)
-              for a in (0, 1) for b in (0, 1)]
-    return _interleave(*phases)
+  if method == "phase_conv":  # each phase a `conv2d` (the per-tap weight gradient where it pays)
+    return _interleave(*[conv2d(xp[:, a:a + h + 1, b:b + w + 1], k[a::2, b::2]) for a in (0, 1) for b in (0, 1)])
   # Both fused forms compute all four phase kernels at every (H+1)x(W+1) window of the padded input (one big
   # op, (1+1/H)(1+1/W) times the exact FLOPs), then take phase (a, b) at window offset (a, b).
   k_2x2xIx4O = _phase_kernels(k).reshape(2, 2, cin, 4 * cout)
@@ -116,6 +113,8 @@ def conv_2x_down(x_BxHxWxI: Array, kernel_4x4xIxO: Array, method: str = "lax") -
   cout = k.shape[-1]
   if method == "lax":
     return lax.conv_general_dilated(x, k, (2, 2), ((1, 1), (1, 1)), dimension_numbers=_DN)
+  if method in ("auto", "taps"):  # the same conv, its weight gradient per tap (`conv2d`; "auto": where it pays)
+    return conv2d(x, k, 2, ((1, 1), (1, 1)), wgrad=method)
   ho, wo = h // 2, w // 2
   # Pad to exactly 2*(out+1) so odd sizes floor like torch.
   xp = jnp.pad(x, ((0, 0), (1, 2 * ho + 1 - h), (1, 2 * wo + 1 - w), (0, 0)))
@@ -164,7 +163,7 @@ class Conv2xDown(nn.Module):
   param_dtype: Dtype = jnp.float32
   kernel_init: Callable = nn.initializers.lecun_normal()
   bias_init: Callable = nn.initializers.zeros_init()
-  method: str = "lax"
+  method: str = "auto"
 
   @nn.compact
   def __call__(self, x_BxHxWxI: Array) -> Array:
@@ -180,7 +179,8 @@ class Conv2xDown(nn.Module):
 # XLA:CPU (jax 0.10, YNNPACK) computes a conv's weight gradient as a convolution whose "kernel" is the whole
 # output-gradient image, and runs that shape 3-7x slower than the forward conv of the same FLOPs: in StyleGAN2's
 # D step at 32 px (batch 32, 128 channels, 3x3) the weight gradient of one layer took 1,015 ms against 149 ms for
-# its forward (benchmarks/conv_bench.py --mode=wgrad). Written instead as one matmul per kernel tap,
+# its forward (an XLA profile of the step, AVX2, one thread; `benchmarks/conv_bench.py --mode=wgrad` times such
+# layers both ways). Written instead as one matmul per kernel tap,
 #   dW[a, b] = Σ_{n,h,w} x_pad[n, s·h + a, s·w + b, :]ᵀ g[n, h, w, :]   ([N·Ho·Wo, I]ᵀ @ [N·Ho·Wo, O]),
 # it runs at matmul speed. `conv2d` is a plain `lax.conv_general_dilated` forward with that weight gradient; its
 # input gradient is again `conv2d` (stride 1) so that a gradient of a gradient (R1) keeps the fast path.
@@ -274,17 +274,33 @@ def _conv_taps(x, w, stride, padding):
 _conv_taps.defvjp(_conv_fwd, _conv_bwd)
 
 
+def taps_pay(x_shape, w_shape, stride: int, padding) -> bool:
+  """Whether the per-tap weight gradient beats XLA:CPU's for this conv (`wgrad="auto"`). Measured fwd+bwd, one
+  AVX2 thread, 3x3 convs (`benchmarks/conv_bench.py --mode=wgrad` and a grid of sizes): lax's weight gradient
+  falls off a cliff on big problems (StyleGAN2's 32-px 128-channel layer 2.6-3.3x slower, a 64-px 64-channel one
+  2.9x) but is as fast or faster on small ones, where a [N·H·W, C]ᵀ[N·H·W, C] matmul with C = 32 runs at a
+  third of the speed (taps 0.67-0.87x at 32 channels). So: at least 10⁹ multiply-adds, or 5·10⁸ with at least 96
+  channels in and out. Tiny test models stay on lax and compile faster (a taps conv compiles 1.5-3x longer)."""
+  n, h, w, _ = x_shape
+  kh, kw, cin, cout = w_shape
+  (p0, p1), (q0, q1) = padding
+  ho, wo = (h + p0 + p1 - kh) // stride + 1, (w + q0 + q1 - kw) // stride + 1
+  macs = n * max(ho, 0) * max(wo, 0) * kh * kw * cin * cout
+  return macs >= 1e9 or (macs >= 5e8 and min(cin, cout) >= 96)
+
+
 def conv2d(x_BxHxWxI: Array, kernel_KhxKwxIxO: Array, stride: int = 1, padding=((0, 0), (0, 0)),
            wgrad: str = "auto") -> Array:
   """`lax.conv_general_dilated` (NHWC, HWIO, square stride, explicit padding ((top, bottom), (left, right))) with
-  the weight gradient as one matmul per tap (`wgrad="taps"`, the default on CPU) or XLA's own (`"lax"`, the
-  default elsewhere: cuDNN and the TPU compute it well). Forward values are identical; gradients agree to float32
+  the weight gradient as one matmul per tap (`wgrad="taps"`) or XLA's own (`"lax"`). `"auto"`: taps on CPU where
+  `taps_pay`, else lax (cuDNN and TPUs compute this gradient well). Forward values are identical; gradients agree to float32
   rounding. Reverse mode only (a `custom_vjp`): `jax.jvp` through it raises."""
   if isinstance(padding, str):
     padding = lax.padtype_to_pads(x_BxHxWxI.shape[1:3], kernel_KhxKwxIxO.shape[:2], (stride, stride), padding)
   padding = tuple((int(a), int(b)) for a, b in padding)
   if wgrad == "auto":
-    wgrad = "taps" if jax.default_backend() == "cpu" else "lax"
+    wgrad = "taps" if jax.default_backend() == "cpu" and taps_pay(
+        x_BxHxWxI.shape, kernel_KhxKwxIxO.shape, stride, padding) else "lax"
   if wgrad == "lax":
     return _lax_conv(x_BxHxWxI, kernel_KhxKwxIxO, int(stride), padding)
   if wgrad == "taps":
@@ -315,3 +331,9 @@ def _is_nhwc_hwio(dn, ndim: int) -> bool:
   if isinstance(dn, tuple) and len(dn) == 3 and all(isinstance(d, str) for d in dn):
     return tuple(dn) == _DN
   return tuple(dn) == tuple(lax.conv_dimension_numbers((1,) * 4, (1,) * 4, _DN))
+
+
+def Conv(*args, **kwargs) -> nn.Conv:
+  """`flax.linen.Conv` with `conv_general_dilated` above: the same module, parameters and names, and on CPU the
+  per-tap weight gradient for its plain 2-D convolutions."""
+  return nn.Conv(*args, conv_general_dilated=conv_general_dilated, **kwargs)
