@@ -13,6 +13,7 @@ from typing import Any, Optional
 import flax.linen as nn
 import jax.numpy as jnp
 
+from jaxgan.models import layers as L
 from jaxgan.models.layers import Conv2xDown
 from jaxgan.models.unet import make_norm
 
@@ -37,8 +38,8 @@ class PatchGAN(nn.Module):
       y = Conv2xDown(f, use_bias=self.norm == "none", dtype=self.dtype, name=f"down_{i}")(y)
       n = make_norm(self.norm, train, self.axis_name, self.dtype, f"norm_{i}")
       y = nn.leaky_relu(y if n is None else n(y), 0.2)
-    y = nn.Conv(f, (3, 3), use_bias=self.norm == "none", dtype=self.dtype, name="conv")(y)
+    y = L.Conv(f, (3, 3), use_bias=self.norm == "none", dtype=self.dtype, name="conv")(y)
     n = make_norm(self.norm, train, self.axis_name, self.dtype, "norm_last")
     y = nn.leaky_relu(y if n is None else n(y), 0.2)
     self.sow("intermediates", "features", jnp.mean(y, axis=(1, 2)))
-    return nn.Conv(1, (3, 3), dtype=self.dtype, name="logits")(y)[..., 0].astype(jnp.float32)
+    return L.Conv(1, (3, 3), dtype=self.dtype, name="logits")(y)[..., 0].astype(jnp.float32)

@@ -29,6 +29,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxgan.models import layers as L
 from jaxgan.models import register
 from jaxgan.models.conditional import check_cond, require_labels
 from jaxgan.models.ops import mbstd_config, minibatch_stddev
@@ -95,8 +96,7 @@ class EqConv(nn.Module):
     w = self.param("kernel", nn.initializers.normal(1.0), (self.kernel, self.kernel, cin, self.features))
     b = self.param("bias", nn.initializers.zeros, (self.features,))
     scale = self.gain / math.sqrt(self.kernel * self.kernel * cin)
-    y = jax.lax.conv_general_dilated(x.astype(self.dtype), (w * scale).astype(self.dtype), (1, 1), "SAME",
-                                     dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    y = L.conv2d(x.astype(self.dtype), (w * scale).astype(self.dtype), 1, "SAME")
     return y + b.astype(self.dtype)
 
 

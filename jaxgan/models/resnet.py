@@ -39,6 +39,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxgan.models import layers as L
 from jaxgan.models import register
 from jaxgan.models.conditional import ConditionalBatchNorm
 from jaxgan.models.ops import mbstd_config, minibatch_stddev
@@ -85,7 +86,7 @@ class _Layers:
       layer = SNConv(features, (k, k), padding="SAME", use_bias=bias, dtype=self.dtype, kernel_init=init,
                      axis_name=self.axis_name)
       return layer(x, update=self.update)
-    return nn.Conv(features, (k, k), padding="SAME", use_bias=bias, dtype=self.dtype, kernel_init=init)(x)
+    return L.Conv(features, (k, k), padding="SAME", use_bias=bias, dtype=self.dtype, kernel_init=init)(x)
 
   def dense(self, x: Array, features: int, bias: bool = True) -> Array:
     if self.sn:

@@ -24,6 +24,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxgan.models import layers as L
 from jaxgan.models.spectral import SNConv
 
 Array = jax.Array
@@ -69,9 +70,9 @@ class SPADE(nn.Module):
   @nn.compact
   def __call__(self, x: Array, m: Array) -> Array:
     m = resize_map(m, x.shape[1:3]).astype(self.dtype)
-    a = nn.relu(nn.Conv(self.hidden, (3, 3), dtype=self.dtype, name="shared")(m))
-    gamma = nn.Conv(x.shape[-1], (3, 3), dtype=self.dtype, name="gamma")(a)
-    beta = nn.Conv(x.shape[-1], (3, 3), dtype=self.dtype, name="beta")(a)
+    a = nn.relu(L.Conv(self.hidden, (3, 3), dtype=self.dtype, name="shared")(m))
+    gamma = L.Conv(x.shape[-1], (3, 3), dtype=self.dtype, name="gamma")(a)
+    beta = L.Conv(x.shape[-1], (3, 3), dtype=self.dtype, name="beta")(a)
     return instance_norm(x) * (1 + gamma) + beta
 
 
@@ -84,7 +85,7 @@ class SPADEResBlock(nn.Module):
   def __call__(self, x: Array, m: Array) -> Array:
     fin = x.shape[-1]
     mid = min(fin, self.features)
-    conv = lambda f, k, name, bias=True: nn.Conv(f, (k, k), use_bias=bias, dtype=self.dtype, name=name)
+    conv = lambda f, k, name, bias=True: L.Conv(f, (k, k), use_bias=bias, dtype=self.dtype, name=name)
     if fin != self.features:
       shortcut = conv(self.features, 1, "conv_s", bias=False)(SPADE(self.hidden, self.dtype, name="norm_s")(x, m))
     else:
@@ -107,7 +108,7 @@ class SPADEEncoder(nn.Module):
   def __call__(self, x: Array) -> Tuple[Array, Array]:
     x = x.astype(self.dtype)
     for i, w in enumerate(self.widths):
-      x = nn.Conv(w, (3, 3), strides=(2, 2), use_bias=i == 0, dtype=self.dtype, name=f"conv_{i}")(x)
+      x = L.Conv(w, (3, 3), strides=(2, 2), use_bias=i == 0, dtype=self.dtype, name=f"conv_{i}")(x)
       x = _lrelu(instance_norm(x) if i else x)
     x = x.reshape(x.shape[0], -1)
     mu = nn.Dense(self.z_dim, name="mu")(x).astype(jnp.float32)
@@ -156,12 +157,12 @@ class SPADEGenerator(nn.Module):
         raise ValueError("this SPADE generator starts from noise: pass z")
       x = nn.Dense(s * s * w0, dtype=self.dtype, name="fc")(z.astype(self.dtype)).reshape(z.shape[0], s, s, w0)
     else:
-      x = nn.Conv(w0, (3, 3), use_bias=False, dtype=self.dtype, name="fc")(resize_map(m, (s, s)).astype(self.dtype))
+      x = L.Conv(w0, (3, 3), use_bias=False, dtype=self.dtype, name="fc")(resize_map(m, (s, s)).astype(self.dtype))
     for i, w in enumerate(self.widths):
       if i:
         x = upsample2x(x)
       x = SPADEResBlock(w, self.hidden, self.dtype, name=f"block_{i}")(x, m)
-    x = nn.Conv(self.channels, (3, 3), dtype=self.dtype, name="to_rgb")(_lrelu(x))
+    x = L.Conv(self.channels, (3, 3), dtype=self.dtype, name="to_rgb")(_lrelu(x))
     return jnp.tanh(x.astype(jnp.float32)), stats
 
 
@@ -181,7 +182,7 @@ class PatchDiscriminator(nn.Module):
         x = SNConv(f, (4, 4), (s, s), padding="SAME", use_bias=bias, dtype=self.dtype, axis_name=self.axis_name,
                    name=f"conv_{i}")(x, update=update)
       else:
-        x = nn.Conv(f, (4, 4), (s, s), padding="SAME", use_bias=bias, dtype=self.dtype, name=f"conv_{i}")(x)
+        x = L.Conv(f, (4, 4), (s, s), padding="SAME", use_bias=bias, dtype=self.dtype, name=f"conv_{i}")(x)
       if i < 3:
         x = _lrelu(instance_norm(x) if i else x)
       feats.append(x)

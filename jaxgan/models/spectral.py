@@ -23,6 +23,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from jaxgan.models import layers as L
+
 Array = jax.Array
 Initializer = Callable[..., Array]
 Padding = Union[str, int, Sequence[Tuple[int, int]]]
@@ -116,8 +118,8 @@ class SNConv(nn.Module):
     ks = tuple(self.kernel_size)
     kernel = self.param("kernel", self.kernel_init, ks + (x_BxHxWxC.shape[-1], self.features), self.param_dtype)
     kernel = _normalized(self, kernel, update, self.eps, self.axis_name)
-    y = lax.conv_general_dilated(x_BxHxWxC.astype(self.dtype), kernel.astype(self.dtype), tuple(self.strides),
-                                 _padding(self.padding, len(ks)), dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    y = L.conv_general_dilated(x_BxHxWxC.astype(self.dtype), kernel.astype(self.dtype), tuple(self.strides),
+                               _padding(self.padding, len(ks)), dimension_numbers=("NHWC", "HWIO", "NHWC"))
     if self.use_bias:
       y = y + self.param("bias", self.bias_init, (self.features,), self.param_dtype).astype(self.dtype)
     return y

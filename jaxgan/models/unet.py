@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxgan import parallel
+from jaxgan.models import layers as L
 from jaxgan.models import register
 from jaxgan.models.layers import Conv2xDown, ConvTranspose2x
 
@@ -70,13 +71,13 @@ class UNet(nn.Module):
       raise ValueError(f"the U-Net halves its input {self.depth} times: {h}x{w} must divide by {2 ** self.depth}")
     norm = lambda y, name: (lambda n: y if n is None else n(y))(
         make_norm(self.norm, train, self.axis_name, self.dtype, name))
-    y = nn.leaky_relu(nn.Conv(self.base, (3, 3), dtype=self.dtype, name="stem")(x), 0.2)
+    y = nn.leaky_relu(L.Conv(self.base, (3, 3), dtype=self.dtype, name="stem")(x), 0.2)
     skips = [y]
     for i in range(self.depth):
       y = Conv2xDown(self.features(i), use_bias=self.norm == "none", dtype=self.dtype, name=f"down_{i}")(y)
       y = nn.leaky_relu(norm(y, f"down_norm_{i}"), 0.2)
       skips.append(y)
-    y = nn.Conv(self.features(self.depth - 1), (3, 3), use_bias=self.norm == "none", dtype=self.dtype,
+    y = L.Conv(self.features(self.depth - 1), (3, 3), use_bias=self.norm == "none", dtype=self.dtype,
                 name="bottleneck")(y)
     y = nn.relu(norm(y, "bottleneck_norm"))
     skips.pop()  # the bottleneck's input is at the lowest level already
@@ -87,7 +88,7 @@ class UNet(nn.Module):
       if train and j < self.dropout_layers:
         y = global_dropout(self, y, self.dropout, self.axis_name)
       y = jnp.concatenate([nn.relu(y), skips.pop()], axis=-1)
-    y = nn.Conv(self.out_channels, (3, 3), dtype=self.dtype, name="to_image")(y)
+    y = L.Conv(self.out_channels, (3, 3), dtype=self.dtype, name="to_image")(y)
     return jnp.tanh(y.astype(jnp.float32))
 
 
