@@ -277,16 +277,16 @@ _conv_taps.defvjp(_conv_fwd, _conv_bwd)
 def taps_pay(x_shape, w_shape, stride: int, padding) -> bool:
   """Whether the per-tap weight gradient beats XLA:CPU's for this conv (`wgrad="auto"`). Measured fwd+bwd, one
   AVX2 thread, 3x3 convs (`benchmarks/conv_bench.py --mode=wgrad` and a grid of sizes): lax's weight gradient
-  falls off a cliff on big problems (StyleGAN2's 32-px 128-channel layer 2.6-3.3x slower, a 64-px 64-channel one
-  2.9x) but is as fast or faster on small ones, where a [N·H·W, C]ᵀ[N·H·W, C] matmul with C = 32 runs at a
-  third of the speed (taps 0.67-0.87x at 32 channels). So: at least 10⁹ multiply-adds, or 5·10⁸ with at least 96
-  channels in and out. Tiny test models stay on lax and compile faster (a taps conv compiles 1.5-3x longer)."""
+  falls off a cliff on big problems (StyleGAN2's 32-px layers 2.6-5.3x slower: 128 channels at batch 32, and 64
+  channels at batch 32 too) but is as fast or faster on small ones, where a [N·H·W, C]ᵀ[N·H·W, C] matmul with
+  C = 32 runs slowly (taps 0.67-0.96x at 32 channels). So, per tap: at least 1.1·10⁸ multiply-adds (10⁹ for a
+  3x3), or 5.5·10⁷ with at least 96 channels in and out. Tiny test models stay on lax, which compiles faster."""
   n, h, w, _ = x_shape
   kh, kw, cin, cout = w_shape
   (p0, p1), (q0, q1) = padding
   ho, wo = (h + p0 + p1 - kh) // stride + 1, (w + q0 + q1 - kw) // stride + 1
-  macs = n * max(ho, 0) * max(wo, 0) * kh * kw * cin * cout
-  return macs >= 1e9 or (macs >= 5e8 and min(cin, cout) >= 96)
+  per_tap = n * max(ho, 0) * max(wo, 0) * cin * cout
+  return per_tap >= 1.1e8 or (per_tap >= 5.5e7 and min(cin, cout) >= 96)
 
 
 def conv2d(x_BxHxWxI: Array, kernel_KhxKwxIxO: Array, stride: int = 1, padding=((0, 0), (0, 0)),
