@@ -7,11 +7,11 @@ timed alone, on jaxgan's side or on NVIDIA's, at the same configuration.
 
 jaxgan: one jitted program per phase, the phase's update exactly as the trainer's step runs it (`step.run_phase`
 with the phase known to run: its forward, terms, gradients, Adam update and after-functions), on one device, the
-same state in every call (not donated); plus G's forward (mapping + synthesis, no gradients) and D's forward on a real batch. NVIDIA: the driver's
-step cut into the same pieces (`StyleGAN2Loss.accumulate_gradients` of one phase, `nan_to_num`, the Adam step) in
-torch eager, plus `G(z)` and `D(x)` under `no_grad`. Each piece: `--reps` timed calls after two warm-up calls,
-median milliseconds. A step's cost is Gmain + Dmain every step, Greg every 4th and Dreg every 16th
-(`amortised_ms`), plus the EMA update (not timed: it is small on both sides).
+same state in every call (not donated); plus G's forward (mapping + synthesis, no gradients) and D's forward on a
+real batch. NVIDIA: the driver's step cut into the same pieces (`StyleGAN2Loss.accumulate_gradients` of one
+phase, `nan_to_num`, the Adam step) in torch eager, plus `G(z)` and `D(x)` under `no_grad`. Each piece: `--reps`
+timed calls after two warm-up calls, median milliseconds. A step's cost is Gmain + Dmain every step, Greg every
+4th and Dreg every 16th (`amortised_ms`), plus the EMA update (not timed: it is small on both sides).
 
 Run the two sides alternately on one pinned core (taskset) with one thread each (jaxgan: XLA_FLAGS
 "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"; NVIDIA: --threads=1). Only NVIDIA's side

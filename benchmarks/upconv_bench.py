@@ -1,5 +1,5 @@
 """The stride-2 3x3 transposed conv of StyleGAN2's G on XLA:CPU, fwd+bwd: lhs-dilated conv vs four phase convs vs
-nearest-up + conv. Self-contained (the phase code here is what became stylegan2._transposed_conv_phases).
+nearest-up + conv. Self-contained (the phase code here is what became layers.conv_transpose_phases).
 
   nice -n 10 python benchmarks/upconv_bench.py
 """

@@ -127,7 +127,7 @@ def conv2d_resample(x: Array, w: Array, up: int = 1, down: int = 1, padding: int
   down = 2: the FIR filter (padded so that a stride-2 correlation halves the size), then the stride-2
   correlation (a 1×1 kernel: down-sampling first, then the 1×1 conv). up = 2: a stride-2 transposed convolution
   with w used as a true convolution kernel (NVIDIA's up-sampling layers run their weight unflipped), then the FIR
-  filter with gain 4: [B, 2H, 2W, O]. `upconv_method`: "phase" (four small convs, `_transposed_conv_phases`;
+  filter with gain 4: [B, 2H, 2W, O]. `upconv_method`: "phase" (four small convs, `layers.conv_transpose_phases`;
   "auto" on CPU for 3×3) or "lax" (one lhs-dilated conv; "auto" elsewhere).
   """
   k = w.shape[0]
@@ -151,7 +151,7 @@ def conv2d_resample(x: Array, w: Array, up: int = 1, down: int = 1, padding: int
     if upconv_method == "auto":
       upconv_method = "phase" if (up, k) == (2, 3) and jax.default_backend() == "cpu" else "lax"
     if upconv_method == "phase":
-      y = _transposed_conv_phases(x, w)
+      y = L.conv_transpose_phases(x, w, up)
     elif upconv_method == "lax":
       y = lax.conv_general_dilated(x, w[::-1, ::-1], (1, 1), ((k - 1, k - 1),) * 2, lhs_dilation=(up, up),
                                    dimension_numbers=_DN)
@@ -160,26 +160,6 @@ def conv2d_resample(x: Array, w: Array, up: int = 1, down: int = 1, padding: int
     p0, p1 = q0 - (k - 1), q1 - (k - up)
     return U.upfirdn2d(y, fir, padding=(p0, p1, p0, p1), gain=up * up, method=upfirdn_method)
   raise ValueError(f"stylegan2: conv2d_resample supports up or down, not both (up={up}, down={down})")
-
-
-def _transposed_conv_phases(x: Array, w: Array) -> Array:
-  """The stride-2 transposed 3×3 conv of `conv2d_resample` ([B, H, W, I] → [B, 2H+1, 2W+1, O]) by phases.
-
-  Along one axis y[n] = Σ_m x[m]·w[n − 2m], so even outputs y[2j] = x[j]·w[0] + x[j−1]·w[2] and odd ones
-  y[2j+1] = x[j]·w[1]: four small stride-1 convs (2×2, 2×1, 1×2, 1×1 taps) of the input, interleaved. XLA:CPU
-  runs the lhs-dilated conv (and its weight gradient) on a slow path: fwd+bwd at [16, 16, 16, 256] → 128 channels
-  this took 2.2 s against 17.8 s for `lax` on the loaded 2-core machine (benchmarks/upconv_bench.py)."""
-  if w.shape[:2] != (3, 3):
-    raise ValueError(f"stylegan2: the phase-decomposed up-conv needs a 3×3 kernel, got {w.shape}")
-  b, h, wd, _ = x.shape
-  xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
-  conv = lambda v, k: L.conv2d(v, k)
-  ee = conv(xp, w[2::-2, 2::-2])                                     # [B, H+1, W+1, O]
-  eo = jnp.pad(conv(xp[:, :, 1:-1], w[2::-2, 1:2]), ((0, 0), (0, 0), (0, 1), (0, 0)))
-  oe = jnp.pad(conv(xp[:, 1:-1], w[1:2, 2::-2]), ((0, 0), (0, 1), (0, 0), (0, 0)))
-  oo = jnp.pad(conv(x, w[1:2, 1:2]), ((0, 0), (0, 1), (0, 1), (0, 0)))
-  rows = jnp.stack([jnp.stack([ee, eo], axis=3), jnp.stack([oe, oo], axis=3)], axis=2)  # [B, H+1, 2, W+1, 2, O]
-  return rows.reshape(b, 2 * h + 2, 2 * wd + 2, -1)[:, :2 * h + 1, :2 * wd + 1]
 
 
 def _conv1x1(x: Array, w: Array) -> Array:
