@@ -206,10 +206,17 @@ def test_a_client_that_never_reads_does_not_hold_training_up(server):
   stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
   stalled.sendall(b"GET /api/stream HTTP/1.1\r\nHost: x\r\n\r\n")  # subscribes, then never reads
   try:
+    # Compiled first: under xdist this worker may not have run these settings yet, and a compile on a busy
+    # 2-core machine can outlast the window below (CI saw step 0 -> 0 in 3 s)
+    call(server, "/api/step", {})
     call(server, "/api/play", {})
     start_step, start = call(server, "/api/snapshot")[1]["step"], time.time()
     time.sleep(3.0)  # ~25 KB a snapshot: the stalled socket's buffers fill within the first second
     snap = call(server, "/api/snapshot")[1]
+    deadline = time.time() + 60  # then training must go on past the full buffers (polled: the machine may be busy)
+    while snap["step"] - start_step < 20 * K and time.time() < deadline:
+      time.sleep(0.2)
+      snap = call(server, "/api/snapshot")[1]
     published = server.app.state.hub.published
   finally:
     call(server, "/api/pause", {})
