@@ -246,15 +246,23 @@ def path(n_devices, directory=GOLDEN_DIR):
 # in a child process (another vector width: what an AVX-512, AVX2 or older CPU changes), and keeps the distance
 # between the two runs as `<leaf>#spread`. The test allows a leaf max(1e-5·|x|, SPREAD_FACTOR·spread).
 OTHER_ISA = "--xla_cpu_max_isa=SSE4_2"
+# The suite compiles with XLA:CPU's legacy fusion emitters where the jaxlib has them (tests/conftest.py); a jaxlib
+# without them compiles with the MLIR ones, which round some ops differently. Where the record is made with the
+# legacy ones, the child also takes the MLIR ones, so each leaf's spread covers both.
 SPREAD = "#spread"
 
 
+def _other_flags(flags: str) -> str:
+  from conftest import LEGACY_EMITTERS  # tests/ is on sys.path, as for golden_cases itself
+  return (flags.replace(LEGACY_EMITTERS, "") + " " + OTHER_ISA).strip()
+
+
 def _other_isa(names, n_devices):
-  """Starts the cases on `n_devices` in a child process compiled for OTHER_ISA; returns a function that waits
-  for it and gives its compact outputs."""
+  """Starts the cases on `n_devices` in a child process compiled for OTHER_ISA (and the other fusion emitters:
+  `_other_flags`); returns a function that waits for it and gives its compact outputs."""
   import subprocess
   import tempfile
-  env = dict(os.environ, XLA_FLAGS=(os.environ.get("XLA_FLAGS", "") + " " + OTHER_ISA).strip())
+  env = dict(os.environ, XLA_FLAGS=_other_flags(os.environ.get("XLA_FLAGS", "")))
   tmp = tempfile.mkdtemp()
   out = os.path.join(tmp, "other.npz")
   child = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--dump", out, str(n_devices), *names],
