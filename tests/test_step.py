@@ -105,7 +105,9 @@ def test_train_step_is_pure_and_updates_everything():
 
 @pytest.mark.parametrize("model", ["mlp", "tiny_bn_test"])
 def test_k_scanned_steps_equal_k_single_steps(model):
-  config = tiny_config(model)
+  # SGD, as below: the programs may round differently (XLA fuses a scan's body apart from a single step's), and
+  # Adam turns a ~0 gradient's rounding (a bias before BatchNorm has none in exact arithmetic) into ±lr steps
+  config = sgd(tiny_config(model))
   s_scan, m_scan = run(config, 1, k=4, calls=1)
   s_single, m_single = run(config, 1, k=1, calls=4)
   chex.assert_trees_all_close(s_scan, s_single, rtol=1e-6, atol=1e-6)
@@ -114,7 +116,7 @@ def test_k_scanned_steps_equal_k_single_steps(model):
 
 
 def test_unrolled_scan_equals_rolled():
-  config = tiny_config("tiny_bn_test")
+  config = sgd(tiny_config("tiny_bn_test"))  # SGD: see test_k_scanned_steps_equal_k_single_steps
   chex.assert_trees_all_close(run(config, 1, k=3, calls=1, unroll=3)[0], run(config, 1, k=3, calls=1)[0],
                               rtol=1e-6, atol=1e-6)
 
