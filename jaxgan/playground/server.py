@@ -302,12 +302,16 @@ def main(host: str = "127.0.0.1", port: int = 8000, preset: str = "ring8", play:
                 "write runs on this machine", flush=True)
 
     def handle_exit(self, sig, frame):  # Ctrl-C / SIGTERM: end the streams, then uvicorn's own shutdown
+      signalled.append(sig)
       app.state.hub.close()
       super().handle_exit(sig, frame)
 
+  signalled = []
   server = _Server(config)
   try:
     server.run(sockets=[sock])
   finally:
     app.state.hub.close()
     session.close()
+  if signalled:  # uvicorn re-raises the signal after its shutdown, but not always (seen under load: a clean return)
+    raise KeyboardInterrupt
