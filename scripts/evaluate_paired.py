@@ -62,8 +62,10 @@ def main(argv):
   for w, run in zip(_WORKDIRS.value, runs):
     t = time.perf_counter()
     out = translate_uint8(run.gan, run.state.params("g"), run.state.vars("g"), test["inputs"], test["masks"])
-    label = {"gan": "pix2pix (adversarial + L1)", "l1": "L1-only U-Net"}[run.gan.mode]
-    rows.append(_row(label, score(out), workdir=w, step=run.step, translate_s=round(time.perf_counter() - t, 1)))
+    weight = float(run.gan.l1_weight)
+    label = {"gan": f"pix2pix (adversarial + {weight:g}·L1)", "l1": "L1-only U-Net"}[run.gan.mode]
+    rows.append(_row(label, score(out), workdir=w, step=run.step, translate_s=round(time.perf_counter() - t, 1),
+                     **({"l1_weight": weight} if run.gan.mode == "gan" else {})))
   rows.append(_row("real targets", score(test["targets"])))
   if _CEILING_EPOCHS.value > 0 and test["labels"] is not None:
     train = eval_pairs(config, "train", _CEILING_TRAIN.value)

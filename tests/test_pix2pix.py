@@ -268,3 +268,45 @@ def test_translate_round_trip_and_one_line_errors(pairs8, tmp_path):
   np.testing.assert_array_equal(resized["inputs"], np.full((2, 4, 4, 1), 7, np.uint8))  # box: a flat image stays
   with pytest.raises(ValueError, match="this model inpaints: give `masks`"):
     tr.fit_inputs({"inputs": np.zeros((2, 8, 8, 1), np.uint8)}, (8, 8, 1), (8, 8, 1), True, False)
+
+
+# -- evaluate_paired.py -------------------------------------------------------------------------------------------
+
+def test_evaluate_paired_scores_each_run_beside_the_baselines(tmp_path):
+  """Two tiny `sr:mnist` runs (adversarial with λ = 300, and L1 only), 2 steps each, scored on 64 test digits:
+  the rows in order, each run's row named by its loss (λ included), the real digits near-perfect for the judge and
+  bicubic far from them; a run on another dataset is one error line."""
+  works = []
+  for mode, weight in (("gan", 300.0), ("l1", 100.0)):
+    c = pix2pix_sr_mnist.get_config()
+    c.model.base, c.model.depth, c.model.d_base, c.model.d_layers, c.model.max_features = 4, 1, 4, 1, 8
+    c.pix2pix.mode, c.pix2pix.l1_weight = mode, weight
+    c.data.num, c.batch_size, c.steps, c.steps_per_call = 64, 8, 2, 2
+    c.checkpoint_every = c.sample_every = 2
+    works.append(str(tmp_path / mode))
+    Trainer(c, works[-1], quiet=True).train()
+  env = dict(os.environ, PYTHONPATH=ROOT)
+  script = os.path.join(ROOT, "scripts", "evaluate_paired.py")
+  out = tmp_path / "eval.json"
+  r = subprocess.run([sys.executable, script, f"--workdirs={','.join(works)}", "--num=64", "--ceiling_epochs=0",
+                      f"--json={out}"], capture_output=True, text=True, env=env)
+  assert r.returncode == 0, r.stderr
+  result = json.loads(out.read_text())
+  assert result["dataset"] == "sr:mnist" and result["n"] == 64
+  rows = {row["name"]: row for row in result["rows"]}
+  assert list(rows) == ["bicubic up-sampling", "pix2pix (adversarial + 300·L1)", "L1-only U-Net", "real targets"]
+  assert rows["pix2pix (adversarial + 300·L1)"]["l1_weight"] == 300.0 and "l1_weight" not in rows["L1-only U-Net"]
+  assert [rows[n]["workdir"] for n in list(rows)[1:3]] == works and rows["L1-only U-Net"]["step"] == 2
+  assert rows["real targets"]["judge_accuracy"] >= 0.9 and rows["real targets"]["psnr"] == float("inf")
+  # (an FD of 64 samples is biased far above 0, even for real digits)
+  assert rows["bicubic up-sampling"]["judge_fd"] > 2 * rows["real targets"]["judge_fd"]
+  assert rows["bicubic up-sampling"]["judge_accuracy"] < rows["real targets"]["judge_accuracy"]
+  assert "| pix2pix (adversarial + 300·L1) |" in r.stdout
+  other = tmp_path / "inpaint"
+  c = pix2pix_inpaint_mnist.get_config()
+  c.model.base, c.model.depth, c.model.d_base, c.model.d_layers, c.model.max_features = 4, 1, 4, 1, 8
+  c.data.num, c.batch_size, c.steps, c.steps_per_call, c.checkpoint_every, c.sample_every = 64, 8, 2, 2, 2, 2
+  Trainer(c, str(other), quiet=True).train()
+  r = subprocess.run([sys.executable, script, f"--workdirs={works[0]},{other}", "--num=8"], capture_output=True,
+                     text=True, env=env)
+  assert r.returncode == 2 and r.stderr.count("\n") == 1 and "must be pix2pix runs on one dataset" in r.stderr
