@@ -41,6 +41,7 @@ def execute_notebook(name: str, tmp_path, monkeypatch, **env: str):
   import nbformat
   from nbclient import NotebookClient
   import jax
+  from conftest import ONE_DEVICE_FLAGS
   # The kernel gets one device through XLA_FLAGS below; this process must not. Its backend starts on first use,
   # reading XLA_FLAGS then: a test touching jax before the monkeypatch is undone (orbax does) would otherwise give
   # every later test in this worker one device instead of conftest's four. Start it now, with four.
@@ -49,6 +50,6 @@ def execute_notebook(name: str, tmp_path, monkeypatch, **env: str):
   for key, value in env.items():
     monkeypatch.setenv(key, value)
   monkeypatch.setenv("JAX_PLATFORMS", "cpu")
-  monkeypatch.setenv("XLA_FLAGS", "--xla_backend_optimization_level=0")  # one device, fast compiles
+  monkeypatch.setenv("XLA_FLAGS", ONE_DEVICE_FLAGS)  # one device, fast compiles
   NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
   return nb, [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]

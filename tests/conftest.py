@@ -34,28 +34,37 @@ if not os.environ.get(PROBED) and "xla_cpu_use_fusion_emitters" not in os.enviro
   if _xla_accepts(LEGACY_EMITTERS):
     os.environ["XLA_FLAGS"] += " " + LEGACY_EMITTERS
   os.environ[PROBED] = "1"
-# Scripts run by the tests compile from scratch (no persistent cache shared with the user's runs);
-# tests/test_compile_cache.py turns it on where it is the subject.
+# What a script or notebook the tests start on one device gets as XLA_FLAGS: the same fast compiles
+ONE_DEVICE_FLAGS = FAST_COMPILE + (" " + LEGACY_EMITTERS if LEGACY_EMITTERS in os.environ["XLA_FLAGS"] else "")
+# Scripts and notebooks run by the tests never touch the user's cache: they share the test run's (below), or none
+# when that is off; tests/test_compile_cache.py points them elsewhere where the cache is the subject.
+SCRIPTS_CACHE_IS_OURS = "JAXGAN_COMPILE_CACHE" not in os.environ
 os.environ.setdefault("JAXGAN_COMPILE_CACHE", "off")
 
 import jax  # noqa: E402  (must come after XLA_FLAGS)
 
 SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist")
 
-# One XLA compilation cache per test run, shared by its xdist workers and removed at the end: a program compiled
-# again (a resumed Trainer, the same tiny config in two tests) is read back instead (JAX keys it by the program,
-# the XLA flags and the devices, so results are the same executables). Never the user's cache.
+# One XLA compilation cache per test run, shared by its xdist workers and by the scripts and notebooks the tests
+# start (through $JAXGAN_COMPILE_CACHE, in jaxgan.compile_cache's layout), removed at the end: a program compiled
+# again (a resumed Trainer, a script re-run, the same tiny config in two tests) is read back instead (JAX keys it
+# by the program, the XLA flags and the devices, so results are the same executables). Never the user's cache.
 CACHE_ENV = "JAXGAN_TEST_XLA_CACHE"
 
 
 def pytest_configure(config):
   import tempfile
+  from jaxgan import compile_cache
   if os.environ.get(CACHE_ENV) == "off":
     return
   if not os.environ.get(CACHE_ENV):  # the controller (or a run without xdist): workers inherit the variable
     os.environ[CACHE_ENV] = tempfile.mkdtemp(prefix="jaxgan-test-xla-")
     config._jaxgan_cache_owner = True
-  jax.config.update("jax_compilation_cache_dir", os.environ[CACHE_ENV])
+    if SCRIPTS_CACHE_IS_OURS:
+      os.environ["JAXGAN_COMPILE_CACHE"] = os.environ[CACHE_ENV]
+  path = compile_cache.resolve(os.environ[CACHE_ENV])  # the directory the scripts' enable() resolves to
+  os.makedirs(path, mode=0o700, exist_ok=True)
+  jax.config.update("jax_compilation_cache_dir", path)
   jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.3)
 
 

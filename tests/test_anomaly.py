@@ -11,6 +11,7 @@ import pytest
 from ml_collections import ConfigDict
 
 from _scripts import ROOT, run_script
+from conftest import ONE_DEVICE_FLAGS
 from jaxgan import anomaly
 from jaxgan import data as data_lib
 from jaxgan.configs import fanogan_mnist, ganomaly_mnist
@@ -158,7 +159,7 @@ def test_ganomaly_one_and_four_devices_agree_and_scores_are_per_image(digits, tm
 # -- scripts/anomaly.py -----------------------------------------------------------------------------------------------
 
 def run_anomaly(*args):
-  env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_backend_optimization_level=0")
+  env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS=ONE_DEVICE_FLAGS)
   return run_script("scripts/anomaly.py", *args, cwd=ROOT, env=env, timeout=300)
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from _scripts import ROOT
+from conftest import ONE_DEVICE_FLAGS
 
 TINY = ["--config=jaxgan/configs/mlp_mnist.py", "--config.model.width=0.0625", "--config.steps_per_call=5",
         "--config.checkpoint_every=10", "--config.sample_every=10", "--config.batch_size=16"]
@@ -20,7 +21,7 @@ TINY = ["--config=jaxgan/configs/mlp_mnist.py", "--config.model.width=0.0625", "
 
 def run(script, *args, env=None, timeout=300):
   e = dict(os.environ, JAX_PLATFORMS="cpu", **(env or {}))
-  e["XLA_FLAGS"] = "--xla_backend_optimization_level=0"  # one real device; fast compiles as in conftest
+  e["XLA_FLAGS"] = ONE_DEVICE_FLAGS  # one real device; fast compiles as in conftest
   if env and "XLA_FLAGS" in env:
     e["XLA_FLAGS"] = env["XLA_FLAGS"]
   return subprocess.run([sys.executable, os.path.join(ROOT, "scripts", script), *args], cwd=ROOT, env=e,
@@ -221,7 +222,7 @@ def test_sample_on_empty_workdir(tmp_path):
 def test_sigterm_saves_then_exits_cleanly_and_sigkill_resumes(tmp_path):
   workdir = str(tmp_path / "w")
   args = [*TINY, "--config.steps=100000", "--config.checkpoint_every=100000", f"--workdir={workdir}"]
-  e = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_backend_optimization_level=0")
+  e = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS=ONE_DEVICE_FLAGS)
   proc = subprocess.Popen([sys.executable, "scripts/train.py", *args], cwd=ROOT, env=e,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
   metrics = os.path.join(workdir, "metrics.jsonl")
@@ -273,7 +274,7 @@ def test_evaluate_a_workdir_checkpoint(trained):
 def test_redirected_train_log_has_plain_status_lines_not_bar_frames(tmp_path):
   # `python scripts/train.py > run.log 2>&1`: no carriage-return bar frames, one plain status line every few calls.
   log = tmp_path / "run.log"
-  e = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="--xla_backend_optimization_level=0")
+  e = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS=ONE_DEVICE_FLAGS)
   e.pop("TERM", None)
   args = [a for a in TINY if "every" not in a] + ["--config.steps=100", "--config.sample_every=50",
                                                   "--config.checkpoint_every=50"]

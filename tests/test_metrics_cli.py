@@ -8,13 +8,14 @@ import jax
 import numpy as np
 import pytest
 
+from conftest import ONE_DEVICE_FLAGS
 from jaxgan.data.mixtures import sample_mixture
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "..", "scripts", "evaluate.py")
 
 
 def _run(*args):
-  env = dict(os.environ, XLA_FLAGS="--xla_backend_optimization_level=0")
+  env = dict(os.environ, XLA_FLAGS=ONE_DEVICE_FLAGS)
   return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True, env=env, timeout=120)
 
 

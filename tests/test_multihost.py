@@ -10,6 +10,7 @@ import sys
 import chex
 import jax
 
+from conftest import ONE_DEVICE_FLAGS
 from jaxgan.configs import mlp_mnist
 from jaxgan.sampling import load_run
 from jaxgan.trainer import Trainer
@@ -34,7 +35,7 @@ def _free_port() -> int:
 
 def _train_on_two_processes(workdir: str, steps: int) -> list:
   env = dict(os.environ, JAX_PLATFORMS="cpu",
-             XLA_FLAGS="--xla_force_host_platform_device_count=2 --xla_backend_optimization_level=0")
+             XLA_FLAGS="--xla_force_host_platform_device_count=2 " + ONE_DEVICE_FLAGS)
   port = _free_port()
   flags = [f"--config.{k}={v}" for k, v in OVERRIDES.items()]
   procs = [subprocess.Popen(
