@@ -62,9 +62,7 @@ def pytest_configure(config):
     config._jaxgan_cache_owner = True
     if SCRIPTS_CACHE_IS_OURS:
       os.environ["JAXGAN_COMPILE_CACHE"] = os.environ[CACHE_ENV]
-  path = compile_cache.resolve(os.environ[CACHE_ENV])  # the directory the scripts' enable() resolves to
-  os.makedirs(path, mode=0o700, exist_ok=True)
-  jax.config.update("jax_compilation_cache_dir", path)
+  compile_cache.enable(os.environ[CACHE_ENV])  # the directory (and its checks) the scripts' own enable() takes
   jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.3)
 
 
