@@ -197,6 +197,12 @@ def test_the_stream_sends_snapshots_while_playing(server):
     call(server, "/api/pause", {})
   steps = [e["step"] for e in events]
   assert steps == sorted(steps) and steps[-1] > steps[0] and all(e["finite"] for e in events)
+  assert all(e["playing"] for e in events[1:])
+  # A pause publishes its own snapshot: one taken while playing, still on its way to a page, is never the last word
+  # (CI once saw the browser's button flip back to "playing" for good after the pause's own answer)
+  last = read_events(server, 1)[0]
+  assert not last["playing"] and last["message"] == "paused" and last["seq"] > events[-1]["seq"]
+  assert call(server, "/api/snapshot")[1]["seq"] == last["seq"]
 
 
 def test_a_client_that_never_reads_does_not_hold_training_up(server):

@@ -377,6 +377,8 @@ class Session:
   def pause(self) -> None:
     self._playing.clear()
     self._say("paused")
+    with self._locked():  # the last word: a snapshot taken while playing may still be on its way to the page
+      self._snapshot(force=True)
 
   @property
   def playing(self) -> bool:
