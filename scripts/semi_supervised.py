@@ -161,6 +161,8 @@ def run_seed(config, seed: int, workdir: str, test, log=print, stop=lambda: None
             "test_error": last["test_error"], "test_error_pct": round(100 * last["test_error"], 3),
             "test_digits": int(len(labels)), "cpu_s": last["cpu_s"], "wall_s": last["wall_s"],
             "labelled_sha256": _digest(obj.labelled_x), "curve": curve}
+  if "test_error_raw_d" in last:  # D's own error beside its average's (which lags by ~1 / (1 - ssl.d_ema) steps)
+    result["test_error_raw_d_pct"] = round(100 * last["test_error_raw_d"], 3)
   _write_json(result_path, result)
   return result
 
@@ -174,13 +176,18 @@ def _digest(x):
 def summarise(results, seeds, config, supervised):
   import numpy as np
   errs = [100 * r["test_error"] for r in results]
-  return {"objective": "ssl", "supervised": bool(supervised), "data": str(config.data.name),
+  out = {"objective": "ssl", "supervised": bool(supervised), "data": str(config.data.name),
           "labels_per_class": int(config.ssl.labels_per_class), "steps": int(config.steps),
           "seeds": [r["seed"] for r in results], "complete": len(results) == len(seeds),
           "test_error_pct": [round(e, 3) for e in errs],
           "mean_test_error_pct": round(float(np.mean(errs)), 3) if errs else None,
           "std_test_error_pct": round(float(np.std(errs)), 3) if errs else None,
           "cpu_minutes": [round(r["cpu_s"] / 60, 2) for r in results]}
+  raw = [r["test_error_raw_d_pct"] for r in results if "test_error_raw_d_pct" in r]
+  if raw and len(raw) == len(results):  # with ssl.d_ema: D itself, beside the average that test_error_pct scores
+    out.update(raw_d_test_error_pct=raw, mean_raw_d_test_error_pct=round(float(np.mean(raw)), 3),
+               std_raw_d_test_error_pct=round(float(np.std(raw)), 3))
+  return out
 
 
 def main(argv):
@@ -216,6 +223,9 @@ def main(argv):
   else:
     print(f"mean test error {summary['mean_test_error_pct']:.2f}% ± {summary['std_test_error_pct']:.2f} over seeds "
           f"{summary['seeds']} ({summary['labels_per_class']} labels per class); results in {workdir}")
+    if "mean_raw_d_test_error_pct" in summary:
+      print(f"(D's average, decay {float(config.ssl.d_ema)}; D itself: {summary['mean_raw_d_test_error_pct']:.2f}% ± "
+            f"{summary['std_raw_d_test_error_pct']:.2f})")
 
 
 if __name__ == "__main__":

@@ -174,6 +174,22 @@ def test_sweep_resumes_bit_exactly_and_skips_finished_seeds(tiny_data, tmp_path)
   assert again == on_disk
 
 
+def test_with_an_average_d_the_results_report_d_itself_beside_it(tiny_data, tmp_path):
+  # The average lags by ~1 / (1 - d_ema) steps: a short run (the 3,000-step baseline at 0.9999) must say what D
+  # itself scores, or its figure is the barely-moved average's
+  test = ssl_script.load_test(tiny(tiny_data))
+  c = tiny(tiny_data, steps=2, d_ema=0.5)
+  result = ssl_script.run_seed(c, 0, str(tmp_path / "w"), test, log=lambda m: None)
+  last = result["curve"][-1]
+  assert result["test_error_raw_d_pct"] == round(100 * last["test_error_raw_d"], 3)
+  summary = ssl_script.summarise([result, {**result, "seed": 1}], [0, 1], c, supervised=False)
+  assert summary["raw_d_test_error_pct"] == [result["test_error_raw_d_pct"]] * 2
+  assert summary["mean_raw_d_test_error_pct"] == result["test_error_raw_d_pct"]
+  plain = ssl_script.run_seed(tiny(tiny_data, steps=2), 0, str(tmp_path / "p"), test, log=lambda m: None)
+  assert "test_error_raw_d_pct" not in plain  # no average: test_error is D's own
+  assert "mean_raw_d_test_error_pct" not in ssl_script.summarise([plain], [0], c, supervised=False)
+
+
 def test_supervised_baseline_trains_d_alone(tiny_data, tmp_path):
   c = ssl_script.prepare(tiny(tiny_data), supervised=True, eval_every=0)
   c.steps = 2
