@@ -183,8 +183,8 @@ def summarise(results, seeds, config, supervised):
           "mean_test_error_pct": round(float(np.mean(errs)), 3) if errs else None,
           "std_test_error_pct": round(float(np.std(errs)), 3) if errs else None,
           "cpu_minutes": [round(r["cpu_s"] / 60, 2) for r in results]}
-  raw = [r["test_error_raw_d_pct"] for r in results if "test_error_raw_d_pct" in r]
-  if raw and len(raw) == len(results):  # with ssl.d_ema: D itself, beside the average that test_error_pct scores
+  if results and all("test_error_raw_d_pct" in r for r in results):  # with ssl.d_ema: D itself, beside the average
+    raw = [r["test_error_raw_d_pct"] for r in results]                  # that test_error_pct scores
     out.update(raw_d_test_error_pct=raw, mean_raw_d_test_error_pct=round(float(np.mean(raw)), 3),
                std_raw_d_test_error_pct=round(float(np.std(raw)), 3))
   return out
