@@ -1,6 +1,7 @@
-"""`layers.conv2d`: a lax forward with the weight gradient as per-tap matmuls (the fast path on XLA:CPU).
+"""`layers.conv2d`: a lax forward with the weight gradient as per-tap matmuls, or both gradients in XLA's
+canonical conv form (the fast paths on XLA:CPU; the canonical one also inside loops).
 
-Its values and gradients must be lax's: first order, second order (R1 differentiates the input gradient with
+Their values and gradients must be lax's (the canonical form's bit for bit): first order, second order (R1 differentiates the input gradient with
 respect to the weights), strided and odd paddings, under shard_map with replicated weights, and behind flax's
 `nn.Conv(conv_general_dilated=...)` hook."""
 import chex
@@ -53,6 +54,31 @@ def test_values_gradients_and_second_order_match_lax(h, w, kh, kw, stride, paddi
     return jnp.sum(gx ** 2)
   h_lax, h_taps = jax.grad(r1)(k, "lax"), jax.grad(r1)(k, "taps")
   assert _rel(h_taps, h_lax) < 1e-5 and float(jnp.max(jnp.abs(h_lax))) > 1e-3
+  # the canonical form is what XLA makes of lax's gradients outside a loop: the same numbers, bit for bit
+  chex.assert_trees_all_equal(conv(x, k, "canonical"), y_lax)
+  chex.assert_trees_all_equal(jax.grad(lambda x, k: jnp.sum(conv(x, k, "canonical") * ct), (0, 1))(x, k),
+                              grads["lax"])
+  chex.assert_trees_all_equal(jax.grad(r1)(k, "canonical"), h_lax)
+
+
+SLOW_FORMS = ("f01b_i01o->01bf",)  # lax's weight gradient as XLA leaves it in a loop body (the naive path)
+
+
+def test_canonical_gradients_keep_the_fast_form_inside_a_rolled_scan():
+  """In a rolled scan XLA:CPU leaves lax's conv gradients in the forms its layout passes rewrite elsewhere (and
+  runs them ~50-200x slower); the canonical ones keep the NHWC/HWIO form, and give lax's values."""
+  x, k = _data(8, 8, 4, 4, cin=3, cout=5)
+
+  def train(m):
+    def body(k, _):
+      dk = jax.grad(lambda k: jnp.sum(jnp.tanh(L.conv2d(x, k, 2, ((1, 1), (1, 1)), wgrad=m)) ** 2))(k)
+      return k - 0.1 * dk, None
+    return jax.jit(lambda k: jax.lax.scan(body, k, None, length=3)[0])
+  hlo = {m: train(m).lower(k).compile().as_text() for m in ("lax", "canonical")}
+  assert any(f in hlo["lax"] for f in SLOW_FORMS)  # the trap is still there (else this test proves nothing)
+  assert not any(f in hlo["canonical"] for f in SLOW_FORMS)
+  assert "b01f_01io->b01f" in hlo["canonical"]
+  chex.assert_trees_all_close(train("canonical")(k), train("lax")(k), rtol=1e-5, atol=1e-6)
 
 
 def test_string_padding_and_bad_method():
@@ -71,13 +97,14 @@ def test_replicated_kernel_under_shard_map_gets_the_summed_gradient():
   x = jnp.concatenate([x, -x], 0)  # 4 samples, one per device
   xs = jax.device_put(x, NamedSharding(mesh, P("data")))
   out = {}
-  for m in ("lax", "taps"):
+  for m in ("lax", "taps", "canonical"):
     def per_device(k, x, m=m):
       return jax.grad(lambda k: jnp.sum(jnp.tanh(L.conv2d(x, k, 2, ((1, 1), (1, 1)), wgrad=m))))(k)
     out[m] = jax.jit(jax.shard_map(per_device, mesh=mesh, in_specs=(P(), P("data")), out_specs=P()))(k, xs)
   whole = jax.grad(lambda k: jnp.sum(jnp.tanh(L.conv2d(x, k, 2, ((1, 1), (1, 1)), wgrad="lax"))))(k)
   chex.assert_trees_all_close(out["taps"], out["lax"], rtol=1e-5, atol=1e-6)
   chex.assert_trees_all_close(out["taps"], whole, rtol=1e-5, atol=1e-6)
+  chex.assert_trees_all_close(out["canonical"], whole, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("kw", [dict(kernel_size=(3, 3)), dict(kernel_size=(4, 4), strides=(2, 2)),
@@ -94,15 +121,21 @@ def test_flax_conv_hook_matches_plain_flax(kw):
   chex.assert_trees_all_close(g_fast, g_plain, rtol=1e-5, atol=1e-5)
 
 
-def test_auto_takes_taps_only_where_they_pay():
-  """On CPU `wgrad="auto"` picks the per-tap gradient for StyleGAN2-sized convs and lax for tiny ones (which compile
-  faster on lax and run as fast): visible as a custom_vjp in the traced program."""
-  def uses_taps(x_shape, w_shape, stride=1, padding="SAME"):
-    jaxpr = jax.make_jaxpr(lambda x, k: L.conv2d(x, k, stride, padding))(
+def test_auto_takes_taps_where_they_pay_and_the_canonical_gradients_elsewhere(monkeypatch):
+  """On CPU `wgrad="auto"` picks the per-tap gradient for StyleGAN2-sized convs and the canonical-form gradients
+  (lax's own outside loops, and as fast inside them) for small ones, where per-tap matmuls are slower."""
+  taken = []
+  for name in ("_conv_taps", "_conv_canonical"):
+    real = getattr(L, name)
+    monkeypatch.setattr(L, name, lambda *a, real=real, name=name: (taken.append(name), real(*a))[1])
+
+  def method(x_shape, w_shape, stride=1, padding="SAME"):
+    taken.clear()
+    jax.make_jaxpr(lambda x, k: L.conv2d(x, k, stride, padding))(
         jax.ShapeDtypeStruct(x_shape, jnp.float32), jax.ShapeDtypeStruct(w_shape, jnp.float32))
-    return "custom_vjp" in str(jaxpr)
-  assert uses_taps((32, 32, 32, 128), (3, 3, 128, 128))            # D's 32-px layer at stylegan2_bench32
-  assert uses_taps((32, 33, 33, 128), (3, 3, 128, 256), 2, "VALID")  # its down-conv
-  assert not uses_taps((8, 16, 16, 8), (3, 3, 8, 8))                 # a test-sized layer
-  assert not uses_taps((16, 32, 32, 32), (3, 3, 32, 32))             # 32 channels: lax is faster
+    return {"_conv_taps": "taps", "_conv_canonical": "canonical"}[taken[0]] if taken else "lax"
+  assert method((32, 32, 32, 128), (3, 3, 128, 128)) == "taps"             # D's 32-px layer at stylegan2_bench32
+  assert method((32, 33, 33, 128), (3, 3, 128, 256), 2, "VALID") == "taps"  # its down-conv
+  assert method((8, 16, 16, 8), (3, 3, 8, 8)) == "canonical"                # a test-sized layer
+  assert method((16, 32, 32, 32), (3, 3, 32, 32)) == "canonical"            # 32 channels: taps are slower
   assert L.taps_pay((32, 32, 32, 128), (3, 3, 128, 128), 1, ((1, 1), (1, 1)))
