@@ -116,7 +116,9 @@ class Objective:
   # Lazy terms and phases under lax.cond (their compute skipped between runs), or computed every run and masked. Measured on
   # XLA:CPU: a conv network's gradients inside a cond branch take a path ~5× slower than the same ops outside
   # (progan_mnist at 32 px: 3.6 s a step with R1 every 4th D update under cond, 0.71 s masked, 0.70 s with R1 every
-  # step), so conv models on CPU mask (`lazy_cond_default`); GPUs and TPUs keep the cond and its saving.
+  # step), so conv models on CPU mask (`lazy_cond_default`); GPUs and TPUs keep the cond and its saving. (The cause,
+  # convs' gradients left in a naive form inside the branch, is gone with layers.conv2d's canonical gradients: see
+  # docs/speed.md before changing this default.)
   lazy_cond: bool = True
 
   def example_input(self, player: str) -> Tuple[tuple, dict]:

@@ -71,9 +71,10 @@ def fingerprint(config) -> str:
 
 
 def choose_k(config, backend: str) -> tuple[int, int]:
-  """(steps per call, scan unroll), measured per backend (see docs/speed.md): on XLA:CPU a conv weight-gradient
-  inside a rolled scan takes a ~30x slower path, so conv models use short fully-unrolled scans there; MLPs and all
-  GPU/TPU runs use long rolled scans."""
+  """(steps per call, scan unroll), measured per backend (see docs/speed.md): on XLA:CPU conv models use short
+  fully-unrolled scans (chosen when a conv's gradients inside a rolled scan took a ~30x slower path; with
+  layers.conv2d's canonical gradients the rolled scan now runs at ~0.97x their speed); MLPs and all GPU/TPU runs
+  use long rolled scans."""
   k, unroll = int(config.get("steps_per_call", 0)), int(config.get("unroll", 0))
   convolutional = is_convolutional(config.model.name)
   if k <= 0:  # conv on CPU: ~4 D updates per call keep the unrolled program (and its compile time) small, but

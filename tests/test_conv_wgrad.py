@@ -1,9 +1,9 @@
 """`layers.conv2d`: a lax forward with the weight gradient as per-tap matmuls, or both gradients in XLA's
 canonical conv form (the fast paths on XLA:CPU; the canonical one also inside loops).
 
-Their values and gradients must be lax's (the canonical form's bit for bit): first order, second order (R1 differentiates the input gradient with
-respect to the weights), strided and odd paddings, under shard_map with replicated weights, and behind flax's
-`nn.Conv(conv_general_dilated=...)` hook."""
+Their values and gradients must be lax's (the canonical form's bit for bit): first order, second order (R1
+differentiates the input gradient with respect to the weights), strided and odd paddings, under shard_map with
+replicated weights, and behind flax's `nn.Conv(conv_general_dilated=...)` hook."""
 import chex
 import flax.linen as nn
 import jax
