@@ -375,10 +375,9 @@ def conv2d(x_BxHxWxI: Array, kernel_KhxKwxIxO: Array, stride: int = 1, padding=(
     padding = lax.padtype_to_pads(x_BxHxWxI.shape[1:3], kernel_KhxKwxIxO.shape[:2], (stride, stride), padding)
   padding = tuple((int(a), int(b)) for a, b in padding)
   if wgrad == "auto":
-    if jax.default_backend() != "cpu":
-      wgrad = "lax"
-    else:
-      wgrad = "taps" if taps_pay(x_BxHxWxI.shape, kernel_KhxKwxIxO.shape, stride, padding) else "canonical"
+    if jax.default_backend() == "cpu" and taps_pay(x_BxHxWxI.shape, kernel_KhxKwxIxO.shape, stride, padding):
+      return _conv_taps(x_BxHxWxI, kernel_KhxKwxIxO, int(stride), padding)
+    return _xla_conv(x_BxHxWxI, kernel_KhxKwxIxO, int(stride), padding)  # canonical on CPU, lax elsewhere
   if wgrad == "lax":
     return _lax_conv(x_BxHxWxI, kernel_KhxKwxIxO, int(stride), padding)
   if wgrad == "taps":
