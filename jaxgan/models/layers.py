@@ -92,10 +92,12 @@ def conv_transpose_2x(x_BxHxWxI: Array, kernel_4x4xIxO: Array, method: str = "au
 def auto_up_method(cin: int, cout: int) -> str:
   """The measured-fastest formulation for this backend (benchmarks/conv_bench.py --mode=layers)."""
   # XLA:CPU, batch 64 (fwd+bwd): lax's slow weight-gradient path costs 5-10x at >= 16 output channels, where the
-  # four phase convs win; at 8 the single subpixel conv wins (2x lax); at <= 4 lax is as fast as anything.
-  # Elsewhere lax.conv_transpose maps onto the vendor library's native transposed conv.
+  # four phase convs win; below 16 the single subpixel conv wins: 2x lax at 8, and at 1 and 3 (32 -> 1 or 3
+  # channels, 14 -> 28 px, one thread) 2.2 vs 2.8 ms and 7.5 vs 12.7 ms, where lax's gradients inside a rolled
+  # scan take 13 and 44 ms (XLA:CPU's loop trap, see `conv2d`). Elsewhere lax.conv_transpose maps onto the vendor
+  # library's native transposed conv.
   del cin
-  if jax.default_backend() != "cpu" or cout <= 4:
+  if jax.default_backend() != "cpu":
     return "lax"
   return "subpixel" if cout < 16 else "phase_conv"
 
@@ -223,8 +225,10 @@ def _tap_weight_grad(x: Array, g: Array, w_shape, stride: int, padding) -> Array
   return jnp.stack(taps).reshape(kh, kw, cin, cout)
 
 
-def _conv_fwd(x, w, stride, padding):
-  return _lax_conv(x, w, stride, padding), (x, w)
+def _taps_fwd(x, w, stride, padding):
+  # The primal through the custom-VJP function itself, not lax: differentiated again (R1's gradient of a
+  # gradient), this forward conv then takes this rule too instead of lax's transposes (slow inside loops on CPU).
+  return _conv_taps(x, w, stride, padding), (x, w)
 
 
 def _conv_bwd(stride, padding, res, g):
@@ -302,7 +306,7 @@ def _conv_taps(x, w, stride, padding):
   return _lax_conv(x, w, stride, padding)
 
 
-_conv_taps.defvjp(_conv_fwd, _conv_bwd)
+_conv_taps.defvjp(_taps_fwd, _conv_bwd)
 
 
 def _canonical_weight_grad(x: Array, g: Array, w_shape, stride: int, padding) -> Array:
@@ -329,7 +333,9 @@ def _canonical_input_grad(g: Array, w: Array, x_shape, stride: int, padding) -> 
   k = jnp.swapaxes(w[::-1, ::-1], 2, 3)
   if stride == 1 and min(min(p) for p in pad) >= 0:  # itself a canonical conv: a gradient of it (R1) stays fast
     return _conv_canonical(g, k, 1, pad)
-  return lax.conv_general_dilated(g, k, (1, 1), pad, lhs_dilation=(stride, stride), dimension_numbers=_DN)
+  # by output phases, each a canonical stride-1 conv: XLA's lhs-dilated form of this gradient, differentiated
+  # again (R1 through a stride-2 conv), has gradients that XLA:CPU leaves on its slow path inside loops
+  return _strided_input_grad(g, w, x_shape, stride, padding, conv=lambda v, kk, p: _conv_canonical(v, kk, 1, p))
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
@@ -345,7 +351,11 @@ def _canonical_bwd(stride, padding, res, g):
   return _like(dx.astype(x.dtype), x), _like(dw.astype(w.dtype), w)
 
 
-_conv_canonical.defvjp(_conv_fwd, _canonical_bwd)
+def _canonical_fwd(x, w, stride, padding):
+  return _conv_canonical(x, w, stride, padding), (x, w)  # see _taps_fwd
+
+
+_conv_canonical.defvjp(_canonical_fwd, _canonical_bwd)
 
 
 def taps_pay(x_shape, w_shape, stride: int, padding) -> bool:
