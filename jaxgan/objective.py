@@ -113,12 +113,10 @@ class Objective:
   axis_name: Optional[str] = None
   stage_starts: Tuple[int, ...] = ()
   stage_batches: Tuple[int, ...] = ()  # global batch size of each stage; () = the config's batch_size throughout
-  # Lazy terms and phases under lax.cond (their compute skipped between runs), or computed every run and masked. Measured on
-  # XLA:CPU: a conv network's gradients inside a cond branch take a path ~5× slower than the same ops outside
-  # (progan_mnist at 32 px: 3.6 s a step with R1 every 4th D update under cond, 0.71 s masked, 0.70 s with R1 every
-  # step), so conv models on CPU mask (`lazy_cond_default`); GPUs and TPUs keep the cond and its saving. (The cause,
-  # convs' gradients left in a naive form inside the branch, is gone with layers.conv2d's canonical gradients: see
-  # docs/speed.md before changing this default.)
+  # Lazy terms and phases under lax.cond (their compute skipped between runs), or computed every run and masked
+  # (`config.lazy`, `lazy_cond_default`). Conv models on XLA:CPU masked while a conv's gradients inside a cond
+  # branch took a path ~5x slower (progan_mnist at 32 px: 3.6 s a step under cond, 0.71 s masked); with
+  # layers.conv2d's canonical gradients the cond keeps its saving there too (docs/speed.md).
   lazy_cond: bool = True
 
   def example_input(self, player: str) -> Tuple[tuple, dict]:
@@ -178,15 +176,12 @@ class Objective:
 
 
 def lazy_cond_default(config) -> bool:
-  """`config.lazy` = "cond" | "mask" | "auto" (default): auto masks lazy terms for conv models on XLA:CPU (see
-  `Objective.lazy_cond`) and keeps `lax.cond` elsewhere."""
+  """`config.lazy` = "cond" | "mask" | "auto" (default, = cond on every backend): whether lazy terms and phases
+  run under `lax.cond` (see `Objective.lazy_cond`)."""
   mode = str(config.get("lazy", "auto"))
   if mode not in ("auto", "cond", "mask"):
     raise ValueError(f"config.lazy must be 'auto', 'cond' or 'mask', got {mode!r}")
-  if mode != "auto":
-    return mode == "cond"
-  from jaxgan.models import is_convolutional
-  return not (jax.default_backend() == "cpu" and is_convolutional(config.model.name))
+  return mode != "mask"
 
 
 _REGISTRY: Dict[str, Callable] = {}

@@ -71,19 +71,20 @@ def fingerprint(config) -> str:
 
 
 def choose_k(config, backend: str) -> tuple[int, int]:
-  """(steps per call, scan unroll), measured per backend (see docs/speed.md): on XLA:CPU conv models use short
-  fully-unrolled scans (chosen when a conv's gradients inside a rolled scan took a ~30x slower path; with
-  layers.conv2d's canonical gradients the rolled scan now runs at ~0.97x their speed); MLPs and all GPU/TPU runs
-  use long rolled scans."""
+  """(steps per call, scan unroll), measured per backend (see docs/speed.md): rolled scans everywhere; on XLA:CPU
+  conv models take short ones (K = 4 D updates: a picture, a checkpoint or a stage boundary every few steps),
+  MLPs 50 steps, GPU/TPU runs 100. (CPU conv models ran fully unrolled calls while a conv's gradients inside a
+  rolled scan took a ~30x slower path; with layers.conv2d's canonical gradients the rolled scan runs as fast or
+  faster and compiles 1.25-2.9x faster: docs/speed.md.)"""
   k, unroll = int(config.get("steps_per_call", 0)), int(config.get("unroll", 0))
   convolutional = is_convolutional(config.model.name)
-  if k <= 0:  # conv on CPU: ~4 D updates per call keep the unrolled program (and its compile time) small, but
+  if k <= 0:  # conv on CPU: ~4 D updates per call (slow steps: pictures and checkpoints fall due often), but
     # never one step a call: measured on XLA:CPU, one train step per compiled call ran ~10x slower a step than
     # two or more (scripts/benchmark.py, one pinned thread: wgan_mnist, n_critic 5, 3.3 s vs 0.29 s at K = 2;
     # mnist_fast 1.1 s vs 0.094 s at K = 4)
     k = (max(2, 4 // int(config.get("n_critic", 1))) if convolutional else 50) if backend == "cpu" else 100
   if unroll <= 0:
-    unroll = k if (backend == "cpu" and convolutional) else 1
+    unroll = 1
   return k, min(unroll, k)
 
 

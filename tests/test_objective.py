@@ -353,13 +353,13 @@ def test_masked_lazy_terms_equal_lazy_terms_under_cond():
   assert results[0][1] == results[1][1] and [v > 0 for v in results[1][1]] == [True, False, False] * 2
 
 
-def test_lazy_mode_per_backend_and_model():
+def test_lazy_mode_defaults_to_cond_and_mask_is_kept():
   from jaxgan.configs import mlp_mnist, mnist_fast
   from jaxgan.objective import lazy_cond_default
   conv, mlp = mnist_fast.get_config(), mlp_mnist.get_config()
-  assert lazy_cond_default(conv) is (jax.default_backend() != "cpu") and lazy_cond_default(mlp) is True
-  conv.lazy = "cond"
-  assert lazy_cond_default(conv) is True
+  assert lazy_cond_default(conv) is True and lazy_cond_default(mlp) is True
+  conv.lazy = "mask"
+  assert lazy_cond_default(conv) is False
   conv.lazy = "sometimes"
   with pytest.raises(ValueError, match="config.lazy must be"):
     lazy_cond_default(conv)

@@ -20,8 +20,8 @@ def get_config():
   c.aux_weight = 1.0            # AC-GAN class loss weight (model.cond_d = "acgan")
   c.info_weight = 1.0           # InfoGAN code loss weight (model.info_codes)
   c.penalty = ml_collections.ConfigDict(dict(name="none", weight=10.0, interval=1))  # gp | dragan | r1 | r2
-  c.lazy = "auto"               # lazy terms: cond (skip their compute) | mask (compute, count every N-th) | auto:
-                                # mask for conv models on XLA:CPU, where a cond is ~5x slower (objective.py)
+  c.lazy = "auto"               # lazy terms: cond (skip their compute) | mask (compute, count every N-th) | auto
+                                # (= cond; objective.py)
   c.steps_per_call = 0          # K train steps per compiled call; 0 = chosen per backend
   c.unroll = 0                  # scan unroll; 0 = chosen per backend
   c.checkpoint_every = 1000     # steps (rounded up to a multiple of K)

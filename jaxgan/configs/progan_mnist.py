@@ -8,8 +8,7 @@ rate, pixel norm in G, minibatch-stddev in D, Adam lr 1e-3, β = (0, 0.99), an E
 at every stage; narrower (channel_base 512, at most 64 channels; z of 128) so it trains on a CPU.
 
 The loss is the non-saturating one with a lazy R1 penalty (weight 1, every 4th D update), not the paper's WGAN-GP:
-it learns faster in a short budget. (On XLA:CPU the lazy R1 is computed every step and counted every 4th:
-`config.lazy`, jaxgan/objective.py; on accelerators it runs every 4th step only.) The paper's loss: `--config.loss.name=wasserstein --config.penalty.name=gp
+it learns faster in a short budget. The paper's loss: `--config.loss.name=wasserstein --config.penalty.name=gp
 --config.penalty.weight=10 --config.penalty.interval=1 --config.progan.drift=0.001`. Budget and the judge's score:
 docs/experiments.md.
 """

@@ -28,8 +28,8 @@ def get_model(name: str):
 
 
 def is_convolutional(name: str) -> bool:
-  """Whether model family `name` is built from convolutions (every family but the dense `mlp` ones). XLA:CPU
-  treats conv gradients inside control flow badly, so the loop's K and unroll and the lazy-term mode read this."""
+  """Whether model family `name` is built from convolutions (every family but the dense `mlp` ones): the loop's
+  K on CPU reads this (short calls for conv models, whose steps are slow)."""
   return name not in ("mlp", "mixture_mlp", "ssl_mlp")
 
 
