@@ -260,13 +260,17 @@ def _varying_axes(x: Array) -> frozenset:
 def conv_transpose_phases(x_BxHxWxI: Array, kernel_KhxKwxIxO: Array, stride: int) -> Array:
   """The stride-s transposed conv with no padding, the kernel used as a true convolution kernel (unflipped):
   y[s·m + t] += x[m]·K[t], [B, H, W, I] → [B, s(H−1)+Kh, s(W−1)+Kw, O]; by output phases, each a stride-1
-  `conv2d` ("auto"). XLA:CPU runs the lhs-dilated form and its weight gradient on a slow path: StyleGAN2's
-  [16, 16, 16, 256] → 128 up-conv, fwd+bwd, took 2.2 s by phases against 17.8 s (benchmarks/upconv_bench.py)."""
+  `conv2d`. XLA:CPU runs the lhs-dilated form and its weight gradient on a slow path: StyleGAN2's
+  [16, 16, 16, 256] → 128 up-conv, fwd+bwd, took 2.2 s by phases against 17.8 s (benchmarks/upconv_bench.py).
+  On CPU each phase's weight gradient is per tap whatever its size (`taps_pay` says no to most of these small
+  2×2/2×1/1×2 kernels, but XLA folds their kernel reversal into a conv form it runs slowly): `stylegan2_bench32`
+  1.085× the whole step (3 alternating pairs, one AVX2 thread: 4.32–4.57 vs 3.99–4.21 img/s), same compile time."""
   n, h, w, _ = x_BxHxWxI.shape
   kh, kw, _, cout = kernel_KhxKwxIxO.shape
   out_shape = (n, stride * (h - 1) + kh, stride * (w - 1) + kw, cout)
+  wgrad = "taps" if jax.default_backend() == "cpu" else "auto"
   return _strided_input_grad(x_BxHxWxI, jnp.swapaxes(kernel_KhxKwxIxO, 2, 3), out_shape, stride, ((0, 0), (0, 0)),
-                             conv=lambda v, k, pad: conv2d(v, k, 1, pad))
+                             conv=lambda v, k, pad: conv2d(v, k, 1, pad, wgrad=wgrad))
 
 
 def _strided_input_grad(g: Array, w: Array, x_shape, stride: int, padding, conv=None) -> Array:
