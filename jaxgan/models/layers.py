@@ -233,13 +233,7 @@ def _taps_fwd(x, w, stride, padding):
 
 def _conv_bwd(stride, padding, res, g):
   x, w = res
-  kh, kw = w.shape[:2]
-  (p0, p1), (q0, q1) = padding
-  back = ((kh - 1 - p0, kh - 1 - p1), (kw - 1 - q0, kw - 1 - q1))
-  if stride == 1 and min(min(p) for p in back) >= 0:
-    dx = _conv_taps(g, jnp.swapaxes(w[::-1, ::-1], 2, 3), 1, back)
-  else:
-    dx = _strided_input_grad(g, w, x.shape, stride, padding)
+  dx = _input_grad(g, w, x.shape, stride, padding, lambda v, k, pad: _conv_taps(v, k, 1, pad))
   dw = _tap_weight_grad(x, g.astype(x.dtype), w.shape, stride, padding).astype(w.dtype)
   return _like(dx.astype(x.dtype), x), _like(dw, w)
 
@@ -273,13 +267,12 @@ def conv_transpose_phases(x_BxHxWxI: Array, kernel_KhxKwxIxO: Array, stride: int
                              conv=lambda v, k, pad: conv2d(v, k, 1, pad, wgrad=wgrad))
 
 
-def _strided_input_grad(g: Array, w: Array, x_shape, stride: int, padding, conv=None) -> Array:
+def _strided_input_grad(g: Array, w: Array, x_shape, stride: int, padding, conv) -> Array:
   """The input gradient of a stride-s conv, by output phases: the padded input's rows s·i + r receive
   Σ_t g[i − t]·W[r + s·t]ᵀ, a stride-1 conv of g with the taps W[r::s] reversed (a transposed conv, as
-  `conv_transpose_phases`). Each phase is a `_conv_taps`, so its own gradients stay on the fast path; XLA's
-  lhs-dilated form is both slower and, differentiated again for R1, has the slow weight gradient. `conv(v, k,
-  padding)` computes each phase (default: `_conv_taps`)."""
-  conv = conv or (lambda v, k, pad: _conv_taps(v, k, 1, pad))
+  `conv_transpose_phases`). `conv(v, k, padding)` computes each phase (a taps or canonical conv, so that its own
+  gradients stay on the fast path; XLA's lhs-dilated form is both slower and, differentiated again for R1, has
+  the slow weight gradient)."""
   s = stride
   kh, kw = w.shape[:2]
   (p0, p1), (q0, q1) = padding
@@ -326,20 +319,17 @@ def _canonical_weight_grad(x: Array, g: Array, w_shape, stride: int, padding) ->
   return jnp.transpose(out, (1, 2, 0, 3))
 
 
-def _canonical_input_grad(g: Array, w: Array, x_shape, stride: int, padding) -> Array:
-  """dx: g (input-dilated by s) convolved with the kernel flipped and its in/out swapped, padded back to x."""
+def _input_grad(g: Array, w: Array, x_shape, stride: int, padding, conv) -> Array:
+  """dx of a conv, with `conv(v, k, pad)` a stride-1 conv of the caller's kind (taps or canonical, so that a
+  gradient of dx, R1's, stays on that path): for stride 1 with the "back" padding non-negative, g convolved with
+  the kernel flipped and its in/out swapped; else by output phases (`_strided_input_grad`), each such a conv.
+  (XLA's own lhs-dilated form of a strided dx is slower, and its gradients take XLA:CPU's slow path in loops.)"""
   kh, kw = w.shape[:2]
-  (p0, _), (q0, _) = padding
-  h, wd = x_shape[1], x_shape[2]
-  ho, wo = g.shape[1], g.shape[2]
-  a0, b0 = kh - 1 - p0, kw - 1 - q0
-  pad = ((a0, h + kh - 1 - stride * (ho - 1) - 1 - a0), (b0, wd + kw - 1 - stride * (wo - 1) - 1 - b0))
-  k = jnp.swapaxes(w[::-1, ::-1], 2, 3)
-  if stride == 1 and min(min(p) for p in pad) >= 0:  # itself a canonical conv: a gradient of it (R1) stays fast
-    return _conv_canonical(g, k, 1, pad)
-  # by output phases, each a canonical stride-1 conv: XLA's lhs-dilated form of this gradient, differentiated
-  # again (R1 through a stride-2 conv), has gradients that XLA:CPU leaves on its slow path inside loops
-  return _strided_input_grad(g, w, x_shape, stride, padding, conv=lambda v, kk, p: _conv_canonical(v, kk, 1, p))
+  (p0, p1), (q0, q1) = padding
+  back = ((kh - 1 - p0, kh - 1 - p1), (kw - 1 - q0, kw - 1 - q1))
+  if stride == 1 and min(min(p) for p in back) >= 0:
+    return conv(g, jnp.swapaxes(w[::-1, ::-1], 2, 3), back)
+  return _strided_input_grad(g, w, x_shape, stride, padding, conv=conv)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
@@ -350,7 +340,7 @@ def _conv_canonical(x, w, stride, padding):
 def _canonical_bwd(stride, padding, res, g):
   x, w = res
   g = g.astype(x.dtype)
-  dx = _canonical_input_grad(g, w, x.shape, stride, padding)
+  dx = _input_grad(g, w, x.shape, stride, padding, lambda v, k, pad: _conv_canonical(v, k, 1, pad))
   dw = _canonical_weight_grad(x, g, w.shape, stride, padding)
   return _like(dx.astype(x.dtype), x), _like(dw.astype(w.dtype), w)
 
