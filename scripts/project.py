@@ -42,6 +42,8 @@ def main(argv):
     cli.fail("--workdir is required")
   if not _IMAGE.value:
     cli.fail("--image is required")
+  if not os.path.isfile(_IMAGE.value):  # before the run is loaded (seconds): a typo fails at once
+    cli.fail(f"--image {_IMAGE.value} does not exist")
   import json
   import numpy as np
   from jaxgan import projection as proj
