@@ -4,8 +4,7 @@
   python benchmarks/results.py --print              # print them instead of writing the two files
   python benchmarks/results.py --run=mnist_fast,ring8   # (re)measure some rows, then re-render
   python benchmarks/results.py --run=all            # everything: most of a day on a 2-core CPU (each
-                                                    # stacked_mnist row ≈ 85 CPU-minutes); wgan_gp_mnist and
-                                                    # sngan_mnist were measured on a GPU (their JSON says so)
+                                                    # stacked_mnist row ≈ 85 CPU-minutes)
 
 Two generated blocks, each between its markers, the text around them untouched:
   docs/experiments.md, <!-- results:begin --> ... <!-- results:end -->: the full tables, every row and seed;
