@@ -104,7 +104,7 @@ def run_phase(obj: Objective, phase: Phase, state: TrainState, batch, key, count
               known: Optional[bool] = None) -> Tuple[TrainState, Metrics]:
   """One update of `phase.player` (every `phase.interval`-th count only); metrics include `nonfinite`. `known`:
   whether it runs at this count, when the program knows (`known_run`). Else a lazy phase runs under `lax.cond`, or
-  with `obj.lazy_cond` False (conv models on XLA:CPU, see `Objective.lazy_cond`) it is computed every count and
+  with `obj.lazy_cond` False (`config.lazy = "mask"`, see `Objective.lazy_cond`) it is computed every count and
   its new state and metrics are selected on its counts only. All three give the same results."""
   if phase.interval == 1 or known is True:
     return _update(obj, phase, state, batch, key, count)

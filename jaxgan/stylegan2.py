@@ -29,8 +29,8 @@ Config (`config.stylegan2`, defaults NVIDIA's):
 `config.augment` = "none" | "ada" (p adapts, starting at `ada.p`) | "fixed" (p stays `ada.p`);
 `config.ada` = (p, target 0.6, interval 4, kimg 500). Class-conditional: `model.num_classes` = C > 0 (NVIDIA's c_dim:
 an embedding of the label feeds G's mapping and D's projection); fakes use the real batch's labels.
-On XLA:CPU (conv models) the lazy phases are computed every step and their results selected on their steps
-(`config.lazy`, jaxgan/step.py): identical results; a conv gradient inside `lax.cond` runs ~5× slower there.
+The lazy phases (Greg, Dreg) run under `lax.cond` on their steps only, on every backend; `config.lazy = "mask"`
+computes them every step and selects their results on their steps (jaxgan/step.py): identical results.
 """
 import dataclasses
 import math
